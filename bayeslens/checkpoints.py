@@ -1,0 +1,243 @@
+"""Trained models as files that load without unpickling.
+
+A saved model is a directory with two files:
+
+- ``weights.safetensors``: the tensors (safetensors holds raw tensors, never code);
+- ``model.json``: the model config, the prior's name and settings, the training config, the
+  final training loss, the measured NLL gap, and the SHA-256 of ``weights.safetensors``.
+
+:func:`load` rebuilds the network from the JSON config and fills it with the weights. It
+refuses, with an error that says which, a weights file whose hash differs from the recorded
+one, a config that is not a valid :class:`~bayeslens.model.PFNConfig`, and tensors whose
+names or shapes do not match the config. Models shipped with the package live in
+``bayeslens/pretrained/<name>/`` and load with :func:`load_pretrained`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from bayeslens.model import PFN, PFNConfig
+
+__all__ = [
+    "CARD_FILE",
+    "WEIGHTS_FILE",
+    "CheckpointError",
+    "load",
+    "load_pretrained",
+    "pretrained_dir",
+    "prior_settings",
+    "read_card",
+    "save",
+    "sha256_file",
+]
+
+WEIGHTS_FILE = "weights.safetensors"
+CARD_FILE = "model.json"
+FORMAT = "bayeslens-pfn"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be trusted or does not fit its config."""
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _jsonable(v: Any) -> Any:
+    """Plain JSON values: tensors to lists, NaN to None, dataclasses to dicts."""
+    if isinstance(v, Tensor):
+        return _jsonable(v.tolist())
+    if isinstance(v, float):
+        return None if not math.isfinite(v) else v
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    return v
+
+
+def prior_settings(prior: object) -> dict[str, Any]:
+    """A JSON description of a prior: its class and every field (axes as values and weights).
+
+    Axis weights are given as probabilities, or None where uniform.
+    """
+    from bayeslens.priors import Axis  # local: checkpoints need not import priors to load
+
+    if not dataclasses.is_dataclass(prior) or isinstance(prior, type):
+        raise ValueError(f"prior must be a prior dataclass instance, got {type(prior)}")
+    out: dict[str, Any] = {"class": type(prior).__name__}
+    for f in dataclasses.fields(prior):
+        v = getattr(prior, f.name)
+        if isinstance(v, Axis):
+            w = v.log_weights.exp()
+            uniform = bool(torch.allclose(w, torch.full_like(w, 1 / len(v))))
+            out[f.name] = {"values": v.values.tolist(), "weights": None if uniform else w.tolist()}
+        elif isinstance(v, tuple) and v and dataclasses.is_dataclass(v[0]):
+            out[f.name] = [prior_settings(p) for p in v]
+        elif f.name == "log_family_weights":
+            out["family_weights"] = torch.as_tensor(v).exp().tolist()
+        else:
+            out[f.name] = _jsonable(v)
+    return out
+
+
+def save(
+    model: PFN,
+    path: str | os.PathLike[str],
+    *,
+    prior: object | None = None,
+    prior_name: str | None = None,
+    train_config: object | None = None,
+    final_loss: float | None = None,
+    gap: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float32,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` to the directory ``path`` (created if needed).
+
+    Parameters
+    ----------
+    dtype : torch.dtype
+        float32 or float16 for the weights; bar-distribution borders always stay float32.
+    gap : dict, optional
+        The measured NLL gap, e.g. ``evaluate.GapResult.to_dict()``.
+    extra : dict, optional
+        More JSON-able facts for the card (e.g. training time, gap-vs-steps).
+
+    Returns
+    -------
+    Path
+        The directory.
+    """
+    if dtype not in (torch.float32, torch.float16):
+        raise ValueError(f"dtype must be torch.float32 or torch.float16, got {dtype}")
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for k, t in model.state_dict().items():
+        t = t.detach().cpu()
+        if t.is_floating_point() and not k.endswith("borders"):
+            t = t.to(dtype)
+        tensors[k] = t.contiguous()
+    weights = out / WEIGHTS_FILE
+    tmp = out / (WEIGHTS_FILE + ".tmp")
+    save_file(tensors, str(tmp))
+    os.replace(tmp, weights)
+    card: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": model.config.to_dict(),
+        "weights_dtype": str(dtype).removeprefix("torch."),
+        "weights_sha256": sha256_file(weights),
+        "prior": {
+            "name": prior_name or (getattr(prior, "name", None) if prior is not None else None),
+            "settings": prior_settings(prior) if prior is not None else None,
+        },
+        "train_config": _jsonable(train_config),
+        "final_loss": final_loss,
+        "gap": _jsonable(gap),
+    }
+    if extra:
+        card.update(_jsonable(extra))
+    tmp_card = out / (CARD_FILE + ".tmp")
+    tmp_card.write_text(json.dumps(card, indent=1) + "\n")
+    os.replace(tmp_card, out / CARD_FILE)
+    return out
+
+
+def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON card of the saved model at directory ``path``."""
+    card_path = Path(path) / CARD_FILE
+    if not card_path.is_file():
+        raise CheckpointError(f"no {CARD_FILE} in {path}")
+    try:
+        card = json.loads(card_path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{card_path} is not valid JSON: {err}") from err
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise CheckpointError(f"{card_path} is not a {FORMAT} card")
+    return card
+
+
+def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> PFN:
+    """Load a saved model (float32, eval mode); its card is in ``model.metadata``.
+
+    Raises
+    ------
+    CheckpointError
+        If the weights' SHA-256 differs from the card's, the card's config is invalid, or the
+        tensors do not match the config (names, shapes).
+    """
+    root = Path(path)
+    card = read_card(root)
+    weights = root / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"no {WEIGHTS_FILE} in {root}")
+    digest = sha256_file(weights)
+    if digest != card.get("weights_sha256"):
+        raise CheckpointError(
+            f"hash mismatch: {weights} has SHA-256 {digest}, but {CARD_FILE} records "
+            f"{card.get('weights_sha256')}; the weights were changed or corrupted"
+        )
+    try:
+        config = PFNConfig.from_dict(card["model_config"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"config mismatch: {CARD_FILE} has an invalid model_config: {err}"
+        ) from err
+    tensors = load_file(str(weights), device=str(map_location))
+    model = PFN(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        shapes = sorted(
+            f"{k}: file {found[k]} vs config {expected[k]}"
+            for k in set(found) & set(expected) if found[k] != expected[k]
+        )
+        raise CheckpointError(
+            f"config mismatch: the weights do not fit model_config {config}: missing "
+            f"{missing[:5]}, unexpected {unexpected[:5]}, shape differences {shapes[:5]}"
+        )
+    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()})
+    model.to(map_location)
+    model.eval()
+    model.metadata = card
+    return model
+
+
+def pretrained_dir(name: str) -> Path:
+    """Directory of the model ``name`` shipped in ``bayeslens/pretrained/``."""
+    root = Path(__file__).parent / "pretrained"
+    available = sorted(p.name for p in root.iterdir() if (p / CARD_FILE).is_file()) if (
+        root.is_dir()
+    ) else []
+    if name not in available:
+        raise ValueError(f"no shipped model named {name!r}; available: {available}")
+    return root / name
+
+
+def load_pretrained(name: str) -> PFN:
+    """Load a model shipped with the package, e.g. ``load_pretrained("steps")`` (offline)."""
+    return load(pretrained_dir(name))

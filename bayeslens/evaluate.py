@@ -1,0 +1,221 @@
+"""How far a trained PFN is from the exact posterior predictive, in numbers.
+
+The one place where the exact side (:mod:`bayeslens.posterior`) and the network meet.
+
+* :func:`nll_gap`: on fresh prior datasets, split at a context size drawn as in training
+  (uniform over 1 .. n_points - 1), the PFN's mean negative log density of the query targets
+  minus the exact PPD's, in nats per query. Because the exact PPD is the best any predictor
+  can do in expectation (the PFN's expected loss is H(Y|X, D) + KL(PPD || PFN)), the gap is an
+  estimate of the expected KL divergence and is >= 0 up to noise. Its standard error comes from
+  the spread of the per-dataset gaps, which are independent.
+* :func:`mean_gap`: the PFN's predictive mean against the exact PPD mean on given inputs (each
+  figure's context).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from bayeslens.model import PFN
+from bayeslens.posterior import posterior
+
+__all__ = [
+    "EvalSet",
+    "GapResult",
+    "MeanGap",
+    "exact_nll",
+    "gap_from_nlls",
+    "mean_gap",
+    "model_nll",
+    "nll_gap",
+    "sample_eval_set",
+]
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Fresh prior datasets for evaluation, each split into context and queries.
+
+    Attributes
+    ----------
+    x, y : Tensor, shape (n_datasets, n_points), float64
+    n_context : Tensor, shape (n_datasets,), int64
+        Dataset i's context is its first ``n_context[i]`` points; the rest are queries.
+    """
+
+    x: Tensor
+    y: Tensor
+    n_context: Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def sample_eval_set(
+    prior: Any, n_datasets: int, n_points: int, generator: torch.Generator
+) -> EvalSet:
+    """``n_datasets`` fresh datasets with context sizes uniform over 1 .. n_points - 1."""
+    if not isinstance(n_datasets, int) or n_datasets < 2:
+        raise ValueError(
+            f"n_datasets must be an int >= 2 (for a standard error), got {n_datasets!r}"
+        )
+    if not isinstance(n_points, int) or n_points < 2:
+        raise ValueError(f"n_points must be an int >= 2, got {n_points!r}")
+    batch = prior.sample(n_datasets, n_points, generator)
+    n_context = torch.randint(1, n_points, (n_datasets,), generator=generator)
+    return EvalSet(batch.x, batch.y, n_context)
+
+
+def exact_nll(prior: Any, data: EvalSet) -> Tensor:
+    """Mean exact-PPD NLL over each dataset's queries, shape (n_datasets,), float64."""
+    out = torch.empty(len(data), dtype=torch.float64)
+    for i in range(len(data)):
+        k = int(data.n_context[i])
+        post = posterior(prior, data.x[i, :k], data.y[i, :k])
+        out[i] = -post.log_density(data.x[i, k:], data.y[i, k:]).mean()
+    return out
+
+
+@torch.no_grad()
+def model_nll(model: PFN, data: EvalSet, batch_size: int = 2048) -> Tensor:
+    """Mean PFN NLL over each dataset's queries, shape (n_datasets,), float64.
+
+    Datasets with the same context size are run together in batches of ``batch_size``.
+    """
+    if model.bar is None:
+        raise ValueError("nll_gap is for regression PFNs (bar-distribution head)")
+    was_training = model.training
+    model.eval()
+    out = torch.empty(len(data), dtype=torch.float64)
+    try:
+        for k in data.n_context.unique().tolist():
+            idx = (data.n_context == k).nonzero()[:, 0]
+            for chunk in idx.split(batch_size):
+                x, y = data.x[chunk], data.y[chunk]  # (b, n_points)
+                log_p = model.log_density(x[:, :k], y[:, :k], x[:, k:], y[:, k:])  # (b, Nq)
+                out[chunk] = -log_p.to(torch.float64).mean(dim=1)
+    finally:
+        model.train(was_training)
+    return out
+
+
+@dataclass(frozen=True)
+class GapResult:
+    """NLL gap of a PFN to the exact PPD, in nats per query.
+
+    Attributes
+    ----------
+    gap, se : float
+        Mean over datasets of (PFN NLL - exact NLL), each averaged over the dataset's
+        queries, and its standard error.
+    model_nll, exact_nll : float
+        The two mean NLLs.
+    n_datasets, n_points : int
+    """
+
+    gap: float
+    se: float
+    model_nll: float
+    exact_nll: float
+    n_datasets: int
+    n_points: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def gap_from_nlls(model: Tensor, exact: Tensor, n_points: int) -> GapResult:
+    """:class:`GapResult` from per-dataset NLLs (n_datasets,) of the PFN and the exact PPD."""
+    if model.shape != exact.shape or model.ndim != 1 or model.numel() < 2:
+        raise ValueError("model and exact must be 1-d with the same length >= 2")
+    diff = (model - exact).to(torch.float64)
+    n = diff.numel()
+    return GapResult(
+        gap=float(diff.mean()),
+        se=float(diff.std(unbiased=True) / math.sqrt(n)),
+        model_nll=float(model.mean()),
+        exact_nll=float(exact.mean()),
+        n_datasets=n,
+        n_points=n_points,
+    )
+
+
+def nll_gap(
+    model: PFN,
+    prior: Any,
+    n_datasets: int,
+    *,
+    n_points: int | None = None,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+) -> GapResult:
+    """Mean NLL of the PFN minus that of the exact PPD on fresh prior datasets.
+
+    Parameters
+    ----------
+    model : PFN
+        A regression PFN.
+    prior
+        The prior it was trained on (exact posterior via :func:`bayeslens.posterior.posterior`).
+    n_datasets : int
+        Fresh datasets; context sizes uniform over 1 .. n_points - 1, as in training.
+    n_points : int, optional
+        Points per dataset; defaults to ``model.config.max_context + 1``.
+    seed, generator
+        The datasets come from ``generator``, or from a new one seeded with ``seed``.
+
+    Returns
+    -------
+    GapResult
+        ``gap`` in nats per query, with its standard error ``se``.
+    """
+    if not isinstance(model, PFN):
+        raise ValueError(f"model must be a PFN, got {type(model)}")
+    n_points = model.config.max_context + 1 if n_points is None else n_points
+    if n_points - 1 > model.config.max_context:
+        raise ValueError(
+            f"n_points={n_points} gives contexts longer than the model's max_context="
+            f"{model.config.max_context}"
+        )
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    data = sample_eval_set(prior, n_datasets, n_points, gen)
+    return gap_from_nlls(model_nll(model, data), exact_nll(prior, data), n_points)
+
+
+@dataclass(frozen=True)
+class MeanGap:
+    """PFN mean vs exact PPD mean at the queries of one context.
+
+    Attributes
+    ----------
+    model_mean, exact_mean : Tensor, shape (n_query,)
+    max_abs, rms : float
+        Largest and root-mean-square absolute difference.
+    """
+
+    model_mean: Tensor
+    exact_mean: Tensor
+    max_abs: float
+    rms: float
+
+
+@torch.no_grad()
+def mean_gap(
+    model: PFN, prior: Any, x_context: Tensor, y_context: Tensor, x_query: Tensor
+) -> MeanGap:
+    """The PFN's predictive mean against the exact PPD mean on given inputs.
+
+    Parameters
+    ----------
+    x_context, y_context : Tensor, shape (n_context,)
+    x_query : Tensor, shape (n_query,)
+    """
+    exact = posterior(prior, x_context, y_context).mean(x_query).to(torch.float64)
+    pred = model.mean(x_context, y_context, x_query).to(torch.float64)
+    diff = (pred - exact).abs()
+    return MeanGap(pred, exact, float(diff.max()), float(diff.pow(2).mean().sqrt()))
