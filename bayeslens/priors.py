@@ -161,7 +161,7 @@ def _flat_index(indices: list[Tensor], sizes: list[int]) -> Tensor:
     return flat
 
 
-def _unravel(latent: Tensor, sizes: list[int]) -> list[Tensor]:
+def unravel(latent: Tensor, sizes: list[int]) -> list[Tensor]:
     """Inverse of :func:`_flat_index`."""
     out = []
     rest = latent
@@ -181,9 +181,12 @@ def _check_latent_index(latent: object, n_latents: int) -> Tensor:
     return t
 
 
-def _uniform_x(batch_size: int, n_points: int, generator: torch.Generator) -> Tensor:
-    """x ~ U[-1, 1], shape (batch_size, n_points)."""
-    return torch.rand(batch_size, n_points, generator=generator, dtype=DTYPE) * 2 - 1
+def _uniform_x(
+    batch_size: int, n_points: int, generator: torch.Generator, x_range: tuple[float, float]
+) -> Tensor:
+    """x ~ U[x_range], shape (batch_size, n_points)."""
+    lo, hi = x_range
+    return torch.rand(batch_size, n_points, generator=generator, dtype=DTYPE) * (hi - lo) + lo
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,6 +207,8 @@ class StepPrior:
     a: Axis
     sigma: float
     name: str = "steps"
+    x_range: tuple[float, float] = (-1.0, 1.0)
+    """Support of x ~ U[x_range]; outside it p(x) = 0 and the posterior is undefined."""
 
     @classmethod
     def grid(
@@ -217,9 +222,15 @@ class StepPrior:
         b_weights: object | None = None,
         a_weights: object | None = None,
     ) -> StepPrior:
-        """Validated step prior from grids (1-d) and optional non-negative per-axis weights."""
+        """Validated step prior from grids (1-d) and optional non-negative per-axis weights.
+
+        The change points `c` must be sorted ascending.
+        """
+        c_axis = axis("c", c, c_weights)
+        if (c_axis.values[1:] < c_axis.values[:-1]).any():
+            raise ValueError("c must be sorted ascending")
         return cls(
-            axis("c", c, c_weights),
+            c_axis,
             axis("b", b, b_weights),
             axis("a", a, a_weights),
             _check_sigma(sigma),
@@ -245,7 +256,7 @@ class StepPrior:
     def latent_params(self, latent: Tensor) -> dict[str, Tensor]:
         """Parameters (c, b, a) of the given flat latent indices, each shaped like `latent`."""
         latent = _check_latent_index(latent, self.n_latents)
-        ic, ib, ia = _unravel(latent, [len(ax) for ax in self.axes])
+        ic, ib, ia = unravel(latent, [len(ax) for ax in self.axes])
         return {"c": self.c.values[ic], "b": self.b.values[ib], "a": self.a.values[ia]}
 
     def mean(self, x: Tensor, latent: Tensor | None = None) -> Tensor:
@@ -264,7 +275,7 @@ class StepPrior:
         """
         x = check_x(x)
         if latent is None:
-            ic, ib, ia = _unravel(torch.arange(self.n_latents), [len(ax) for ax in self.axes])
+            ic, ib, ia = unravel(torch.arange(self.n_latents), [len(ax) for ax in self.axes])
             c, b, a = self.c.values[ic], self.b.values[ib], self.a.values[ia]
             return b + a * (x[..., None] > c).to(DTYPE)
         p = self.latent_params(latent)
@@ -298,6 +309,8 @@ class SinePrior:
     phi: Axis
     sigma: float
     name: str = "sines"
+    x_range: tuple[float, float] = (-1.0, 1.0)
+    """Support of x ~ U[x_range]; outside it p(x) = 0 and the posterior is undefined."""
 
     @classmethod
     def grid(
@@ -349,7 +362,7 @@ class SinePrior:
         if latent is None:
             latent = torch.arange(self.n_latents)
         latent = _check_latent_index(latent, self.n_latents)
-        idx = _unravel(latent, [len(ax) for ax in self.axes])
+        idx = unravel(latent, [len(ax) for ax in self.axes])
         names = ["y0", "s", "A", "f", "phi"]
         return {n: ax.values[i] for n, ax, i in zip(names, self.axes, idx, strict=True)}
 
@@ -384,7 +397,7 @@ def _sample_regression(
     _check_sizes(batch_size, n_points)
     gen = _check_generator(generator)
     latent = prior.sample_latents(batch_size, gen)
-    x = _uniform_x(batch_size, n_points, gen)
+    x = _uniform_x(batch_size, n_points, gen, prior.x_range)
     noise = torch.randn(batch_size, n_points, generator=gen, dtype=DTYPE) * prior.sigma
     return Batch(x, prior.mean(x, latent) + noise, latent)
 
@@ -419,11 +432,18 @@ class Mixture:
         sigmas = {fam.sigma for fam in families}
         if len(sigmas) != 1:
             raise ValueError(f"families must share one sigma, got {sorted(sigmas)}")
+        ranges = {fam.x_range for fam in families}
+        if len(ranges) != 1:
+            raise ValueError(f"families must share one x_range, got {sorted(ranges)}")
         return cls(families, _log_weights("weights", weights, len(families)), name)
 
     @property
     def sigma(self) -> float:
         return self.families[0].sigma
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        return self.families[0].x_range
 
     @property
     def n_latents(self) -> int:
@@ -495,6 +515,8 @@ class CoinPrior:
     name: str = "coin"
     sigma: float = field(default=float("nan"), repr=False)  # no Gaussian noise: classification
     n_classes: int = 2
+    x_range: tuple[float, float] = (0.0, 0.0)
+    """x is constant: 0."""
 
     @classmethod
     def grid(cls, q: object, weights: object | None = None) -> CoinPrior:
