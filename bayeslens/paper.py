@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -22,10 +23,12 @@ __all__ = [
     "coin_e5",
     "coin_e6",
     "e6_truth",
+    "heads",
     "line",
     "sine_2pi",
-    "sines_e2",
+    "sine_context",
     "sines_and_lines_e3",
+    "sines_e2",
     "sloped_sine",
     "step_context",
     "steps_e1",
@@ -158,15 +161,15 @@ CONTEXTS: tuple[Context, ...] = (
     Context("E3", "sloped sine", sines_and_lines_e3, sloped_sine, False),
     *(
         Context("E3", f"sloped sine, {n} points", sines_and_lines_e3,
-                (lambda n=n: sloped_sine(n=n)), False)
+                partial(sloped_sine, n=n), False)
         for n in E3_CONTEXT_SIZES[1:]
     ),
     *(
         Context("E3", f"sloped sine, slope {s}", sines_and_lines_e3,
-                (lambda s=s: sloped_sine(slope=s)), False)
+                partial(sloped_sine, slope=s), False)
         for s in E3_SLOPES
     ),
-    *(Context("E4", f"bump h={h}", steps_e4, (lambda h=h: bump(h)), False) for h in E4_HEIGHTS),
-    *(Context("E5", f"{k} heads", coin_e5, (lambda k=k: heads(k)), False) for k in E5_HEADS),
+    *(Context("E4", f"bump h={h}", steps_e4, partial(bump, h), False) for h in E4_HEIGHTS),
+    *(Context("E5", f"{k} heads", coin_e5, partial(heads, k), False) for k in E5_HEADS),
 )
 """Every paper context with a finite-latent prior (E1-E5)."""

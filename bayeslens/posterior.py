@@ -199,7 +199,8 @@ class Atoms:
                 dtype=DTYPE,
             )
             cdf = Atoms(mu, mass, self.sigma).cdf(grid)  # (n_query, 256)
-            j = torch.searchsorted(cdf.contiguous(), levels[None, :].expand(n_query, -1).contiguous())
+            targets = levels[None, :].expand(n_query, -1).contiguous()
+            j = torch.searchsorted(cdf.contiguous(), targets)
             lo = torch.where(j > 0, grid[(j - 1).clamp_min(0)], lo)
             hi = torch.where(j < grid.numel(), grid[j.clamp_max(grid.numel() - 1)], hi)
         mu = mu.expand(n_query, -1)[:, None, :]  # (n_query, 1, n_atoms)

@@ -99,7 +99,10 @@ def main() -> None:
         ),
     ]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {reps}")
-    header = f"{'case':42s} {'fast':>10s} {'target':>8s} {'reference':>11s} {'ratio':>8s} {'peak':>9s}"
+    header = (
+        f"{'case':42s} {'fast':>10s} {'target':>8s} {'reference':>11s} {'ratio':>8s} "
+        f"{'peak':>9s}"
+    )
     print(header)
     print("-" * len(header))
     for name, fast, ref, target in cases:

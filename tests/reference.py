@@ -74,8 +74,9 @@ def ppd_density(
     keep = _kept(log_w, prune)
     out = torch.zeros(x_query.numel(), y_grid.numel(), dtype=DTYPE)
     s = prior.sigma
-    for i in range(0, keep.numel(), 512):
-        latent = keep[i : i + 512]
+    chunk = max(1, 2**22 // (x_query.numel() * y_grid.numel()))
+    for i in range(0, keep.numel(), chunk):
+        latent = keep[i : i + chunk]
         m = prior.mean(x_query.expand(latent.numel(), -1), latent)  # (chunk, n_query)
         z = (y_grid[None, None, :] - m[:, :, None]) / s
         dens = torch.exp(-0.5 * z * z) / (s * math.sqrt(2 * math.pi))
@@ -88,8 +89,9 @@ def ppd_cdf_at(
 ) -> Tensor:
     """sum_L p(L | D) Phi((y - m_L(x)) / sigma) at paired (x_query[i], y[i])."""
     out = torch.zeros(x_query.numel(), dtype=DTYPE)
-    for i in range(0, keep.numel(), 4096):
-        latent = keep[i : i + 4096]
+    chunk = max(1, 2**22 // x_query.numel())
+    for i in range(0, keep.numel(), chunk):
+        latent = keep[i : i + chunk]
         m = prior.mean(x_query.expand(latent.numel(), -1), latent)  # (chunk, n_query)
         cdf = 0.5 * torch.erfc(-(y[None, :] - m) / (prior.sigma * math.sqrt(2)))
         out += (log_w[latent].exp()[:, None] * cdf).sum(0)

@@ -15,6 +15,7 @@ from bayeslens.posterior import Posterior, posterior
 from bayeslens.priors import CoinPrior, Mixture, Prior, SinePrior, StepPrior
 
 F64 = torch.float64
+Ctx = tuple[torch.Tensor, torch.Tensor]
 TOL = 1e-6
 
 
@@ -267,13 +268,13 @@ PROPERTY = settings(
 
 @PROPERTY
 @given(prior=step_priors(), ctx=contexts(3.0))
-def test_steps_fast_matches_reference(prior: StepPrior, ctx: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_steps_fast_matches_reference(prior: StepPrior, ctx: Ctx) -> None:
     assert_matches_reference(prior, posterior(prior, *ctx), bisect_quantiles=True)
 
 
 @PROPERTY
 @given(prior=sine_priors(), ctx=contexts(3.0))
-def test_sines_fast_matches_reference(prior: SinePrior, ctx: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_sines_fast_matches_reference(prior: SinePrior, ctx: Ctx) -> None:
     assert_matches_reference(prior, posterior(prior, *ctx), bisect_quantiles=True)
 
 
@@ -392,10 +393,10 @@ def test_non_finite_input_is_refused_everywhere(bad: float, where: str) -> None:
             posterior(prior, *args)
         return
     post = posterior(prior, x, y)
+    calls = {
+        "x_query": lambda: post.mean(t([0.0, bad])),
+        "y_grid": lambda: post.density(t([0.0]), t([0.0, bad])),
+        "levels": lambda: post.quantiles(t([0.0]), t([0.5, bad])),
+    }
     with pytest.raises(ValueError, match=f"{where} must be finite"):
-        if where == "x_query":
-            post.mean(t([0.0, bad]))
-        elif where == "y_grid":
-            post.density(t([0.0]), t([0.0, bad]))
-        else:
-            post.quantiles(t([0.0]), t([0.5, bad]))
+        calls[where]()
