@@ -483,7 +483,8 @@ def _plot_curve(curve: list[dict[str, Any]], final: dict[str, Any], path: Path,
     ax.axhline(0.02, color="grey", ls="--", lw=1, label="target 0.02")
     ax.set_xlabel("training step")
     ax.set_ylabel("NLL gap to the exact PPD (nats / query)")
-    ax.set_yscale("log")
+    if all(c["gap"] > 0 for c in curve) and final["gap"] > 0:
+        ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
@@ -512,9 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_config = replace(preset.train, **_overrides(args, TrainConfig))
     fp16 = args.fp16 or preset.fp16
     compile_ = args.compile or preset.compile
-    snapshot_steps = args.snapshot_steps or [
+    snapshot_steps = args.snapshot_steps or sorted({
         round(train_config.steps * k / preset.snapshots) for k in range(1, preset.snapshots)
-    ]
+    } - {0})
     prior = PRIORS[preset.prior]()
     out = args.out or Path("runs") / name
     log.info("training %s on prior %s: %s, %s", name, preset.prior, model_config, train_config)
