@@ -2,7 +2,7 @@
 
 Run (from the repository root, on an otherwise idle machine)::
 
-    python benchmarks/bench_train.py            # about 3 minutes on 2 cores (+ compile)
+    python benchmarks/bench_train.py            # about 5 minutes on 2 cores, mostly compiling
     python benchmarks/bench_train.py --no-compile --steps 30
 
 One run prints:
@@ -79,6 +79,19 @@ def matmul_ceiling(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
+def small_matmul_rate(repeats: int = 200) -> float:
+    """GFLOP/s of one of the step's typical matmuls, (32 * 20) x 128 @ 128 x 512, alone."""
+    a, b = torch.randn(BATCH * N_POINTS, 128), torch.randn(128, 512)
+    for _ in range(10):
+        a @ b
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        torch.matmul(a, b)
+        times.append(time.perf_counter() - t)
+    return 2 * a.shape[0] * 128 * 512 / statistics.median(times) / 1e9
+
+
 @dataclass
 class Variant:
     """One way of running the training step, with its own model, optimiser and batch stream."""
@@ -87,7 +100,8 @@ class Variant:
     cfg: PFNConfig
     naive: bool = False
     fused_adam: bool = True
-    compile: bool = False
+    compile: str | None = None
+    """torch.compile mode (None: eager)."""
     times: list[float] = field(default_factory=list)
     sample_times: list[float] = field(default_factory=list)
     flops: list[float] = field(default_factory=list)
@@ -103,7 +117,8 @@ class Variant:
             return loss_fn(self.model, forward(xc, yc, xq), yq)
 
         self.loss: Callable[..., Tensor] = (
-            torch.compile(batch_loss, dynamic=True) if self.compile else batch_loss
+            torch.compile(batch_loss, dynamic=True, mode=self.compile) if self.compile
+            else batch_loss
         )
         # fused=None is PyTorch's default (a per-parameter for-loop on the CPU)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=3e-4,
@@ -157,26 +172,34 @@ def main(argv: list[str] | None = None) -> int:
                 replace(CONFIG, head_hidden=0)),
     ]
     if not args.no_compile:
-        variants.append(Variant("ours + torch.compile", CONFIG, compile=True))
+        variants.append(Variant("ours + torch.compile (default mode)", CONFIG,
+                                compile="default"))
+        variants.append(Variant("ours + torch.compile (max-autotune, C++ GEMM templates)",
+                                CONFIG, compile="max-autotune-no-cudagraphs"))
     for v in variants:  # warm-up (and compilation) outside the timings
         t = time.perf_counter()
-        for _ in range(25 if v.compile else 5):
+        for _ in range(40 if v.compile else 5):  # compiled: every context size seen once
             v.step(record=False)
         if v.compile:
-            out.write(f"(compiling and warming up took {time.perf_counter() - t:.0f} s)\n")
+            out.write(f"({v.name}: compiling and warming up took "
+                      f"{time.perf_counter() - t:.0f} s)\n")
     per_round = max(1, args.steps // args.rounds)
-    for _ in range(args.rounds):
+    ceilings, smalls = [], []
+    for _ in range(args.rounds):  # the ceilings too are sampled in every round (shared CPU)
         for v in variants:
             for _ in range(per_round):
                 v.step(record=True)
-    ceiling = matmul_ceiling()
+        ceilings.append(matmul_ceiling(repeats=3))
+        smalls.append(small_matmul_rate(repeats=50))
+    ceiling = statistics.median(ceilings)
+    small = statistics.median(smalls)
 
     naive = variants[0]
     ours = variants[3]
     best = min([ours, *variants[5:]], key=lambda v: v.median_ms)
-    out.write(f"{'variant':<60} {'median ms':>10} {'x naive':>8} {'GFLOP/s':>8}\n")
+    out.write(f"{'variant':<66} {'median ms':>10} {'x naive':>8} {'GFLOP/s':>8}\n")
     for v in variants:
-        out.write(f"{v.name:<60} {v.median_ms:>10.1f} {v.median_ms / naive.median_ms:>8.2f} "
+        out.write(f"{v.name:<66} {v.median_ms:>10.1f} {v.median_ms / naive.median_ms:>8.2f} "
                   f"{v.gflops:>8.1f}\n")
     sampling = statistics.median(ours.sample_times) / statistics.median(ours.times)
     out.write("\n")
@@ -187,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{best.median_ms / naive.median_ms:.2f} (best)   target <= 0.8\n")
     out.write(f"effective GFLOP/s (ours):     {ours.gflops:.1f} (eager), "
               f"{best.gflops:.1f} (best)\n")
-    out.write(f"fp32 matmul ceiling:          {ceiling:.1f} GFLOP/s (2048^3 torch.matmul)\n")
+    out.write(f"fp32 matmul ceiling:          {ceiling:.1f} GFLOP/s (2048^3 torch.matmul, median "
+              f"of {args.rounds} rounds: {min(ceilings):.0f}..{max(ceilings):.0f})\n")
+    out.write(f"small matmuls alone:          {small:.1f} GFLOP/s (640x128 @ 128x512, the "
+              "step's typical shape)\n")
     out.write(f"share of ceiling:             {ours.gflops / ceiling:.0%} (eager), "
               f"{best.gflops / ceiling:.0%} (best)   target >= 50%\n")
     out.write(f"prior sampling share:         {sampling:.1%} of the step "
