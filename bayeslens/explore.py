@@ -163,7 +163,8 @@ def explore(
     -------
     ipywidgets.VBox
         The sliders above the figure; the box has the CSS class ``bayeslens-explorer`` and
-        ``bayeslens-static`` or ``bayeslens-live``.
+        ``bayeslens-static`` or ``bayeslens-live``. A static box keeps its ``jslink`` s in
+        ``box.bayeslens_links``.
     """
     import ipywidgets as w
 
@@ -187,6 +188,8 @@ def explore(
         box.add_class("bayeslens-live")
         return box
 
+    links: list[Any] = []
+
     def build(level: int, fixed: dict[str, Any]) -> Any:
         name = names[level]
         children = []
@@ -198,10 +201,11 @@ def explore(
             else:
                 children.append(build(level + 1, values))
         stack = w.Stack(children, selected_index=sliders[level].index)
-        w.jslink((sliders[level], "index"), (stack, "selected_index"))
+        links.append(w.jslink((sliders[level], "index"), (stack, "selected_index")))
         return stack
 
     box = w.VBox([*sliders, build(0, {})])
+    box.bayeslens_links = links  # the jslinks, for tests and inspection
     box.add_class("bayeslens-explorer")
     box.add_class("bayeslens-static")
     return box

@@ -42,6 +42,16 @@ def main(argv: list[str] | None = None) -> Path:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--noise-stds",
+        type=float,
+        nargs="+",
+        default=list(NOISE_STDS),
+        help="settings to run; results for other settings already in --out are kept",
+    )
+    parser.add_argument(
+        "--noisy-n-steps", type=int, default=0, help="steps of the noisy setting (0: --n-steps)"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--log-every", type=int, default=0, help="print progress every N steps")
     args = parser.parse_args(argv)
@@ -49,12 +59,13 @@ def main(argv: list[str] | None = None) -> Path:
         torch.set_num_threads(args.threads)
 
     settings = []
-    for noise_std in NOISE_STDS:
+    for noise_std in args.noise_stds:
         noisy_batch = args.noisy_batch_size or args.batch_size
+        noisy_steps = args.noisy_n_steps or args.n_steps
         cfg = E8Config(
             noise_std=noise_std,
             n_seeds=args.n_seeds,
-            n_steps=args.n_steps,
+            n_steps=noisy_steps if noise_std > 0 else args.n_steps,
             batch_size=noisy_batch if noise_std > 0 else args.batch_size,
             seed=args.seed,
         )
@@ -69,6 +80,11 @@ def main(argv: list[str] | None = None) -> Path:
         seconds = time.perf_counter() - start
         print(f"noise_std={noise_std}: {seconds:.0f} s", flush=True)
         settings.append({**result.to_dict(), "seconds": round(seconds, 1)})
+    if args.out.exists():  # keep the settings this run did not redo
+        old = json.loads(args.out.read_text())["settings"]
+        done = {s["config"]["noise_std"] for s in settings}
+        settings += [s for s in old if s["config"]["noise_std"] not in done]
+    settings.sort(key=lambda s: s["config"]["noise_std"])
     payload = {
         "experiment": "E8",
         "generated_by": "scripts/make_e8_data.py",
