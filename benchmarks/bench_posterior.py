@@ -117,7 +117,7 @@ def main() -> None:
         ok = "ok" if t_fast <= target else "MISS"
         print(
             f"{name:42s} {t_fast * 1e3:7.1f} ms {target * 1e3:5.0f} ms {ref_txt:>11s} "
-            f"{ratio_txt:>8s} {peak:6.0f} MiB  {ok}"
+            f"{ratio_txt:>8s} {peak:6.1f} MiB  {ok}"
         )
 
 
