@@ -129,5 +129,6 @@ def test_shipped_results():
     # The noise-free setting is at the paper's scale; the noisy one used a smaller batch.
     free = results[0.0].config
     assert (free.n_steps, free.batch_size, free.exact_binomial) == (10_000, 1024, True)
+    assert (results[0.1].config.n_steps, results[0.1].config.batch_size) == (10_000, 256)
     # The finding (E8): the noise-free seeds disagree at x = 0.5, the noisy ones much less.
     assert mlp.spread(results[0.0].at(0.5))["std"] > 3 * mlp.spread(results[0.1].at(0.5))["std"]
