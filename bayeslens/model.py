@@ -91,7 +91,7 @@ class PFNConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PFNConfig:
-        """Inverse of :meth:`to_dict`; unknown or missing fields raise ValueError."""
+        """Inverse of ``to_dict``; unknown or missing fields raise ValueError."""
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         missing = names - set(d)
