@@ -2,6 +2,7 @@
 # bayeslens tasks: one entry point for the README's commands.
 #
 #   bash tasks.sh book      install, build the book from its stored outputs, serve it locally
+#   bash tasks.sh build     install, build the book only (into _build/html)
 #   bash tasks.sh test      install, lint, type-check, build the book, run every test
 #   bash tasks.sh execute   re-execute every chapter and store fresh outputs + widget state
 #   bash tasks.sh bench     the benchmarks (exact posterior; PFN training step)
@@ -65,7 +66,7 @@ case "${1:-}" in
         if [ -f benchmarks/bench_train.py ]; then python benchmarks/bench_train.py; fi
         ;;
     *)
-        sed -n '2,11p' "$0"
+        sed -n '2,12p' "$0"
         exit 2
         ;;
 esac

@@ -66,30 +66,26 @@ def step_flops(cfg: PFNConfig, batch: int, n_context: int, n_query: int, *, naiv
     return 3.0 * forward
 
 
-def matmul_ceiling(size: int = 2048, repeats: int = 10) -> float:
-    """GFLOP/s of a large fp32 matmul (median of `repeats`)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    for _ in range(3):
+def _matmul_rate(a: torch.Tensor, b: torch.Tensor, warmup: int, repeats: int) -> float:
+    """GFLOP/s of ``a @ b`` (median of `repeats` after `warmup` untimed calls)."""
+    for _ in range(warmup):
         a @ b
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         torch.matmul(a, b)
         times.append(time.perf_counter() - t)
-    return 2 * size**3 / statistics.median(times) / 1e9
+    return 2 * a.shape[0] * a.shape[1] * b.shape[1] / statistics.median(times) / 1e9
+
+
+def matmul_ceiling(size: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of a large fp32 matmul (median of `repeats`)."""
+    return _matmul_rate(torch.randn(size, size), torch.randn(size, size), 3, repeats)
 
 
 def small_matmul_rate(repeats: int = 200) -> float:
     """GFLOP/s of one of the step's typical matmuls, (32 * 20) x 128 @ 128 x 512, alone."""
-    a, b = torch.randn(BATCH * N_POINTS, 128), torch.randn(128, 512)
-    for _ in range(10):
-        a @ b
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        torch.matmul(a, b)
-        times.append(time.perf_counter() - t)
-    return 2 * a.shape[0] * 128 * 512 / statistics.median(times) / 1e9
+    return _matmul_rate(torch.randn(BATCH * N_POINTS, 128), torch.randn(128, 512), 10, repeats)
 
 
 @dataclass
