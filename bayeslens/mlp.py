@@ -104,24 +104,31 @@ class SeedMLPs(torch.nn.Module):
     def n_seeds(self) -> int:
         return int(self.weights[0].shape[0])
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits for each seed.
+    def forward(self, x: Tensor, seeds: slice | None = None) -> Tensor:
+        """Logits for each seed (or for the seeds in `seeds` only).
 
         Parameters
         ----------
-        x : Tensor, shape (n_seeds, points) or (points,)
-            Inputs; a 1-d tensor is shared by every seed.
+        x : Tensor, shape (n, points) or (points,)
+            Inputs, ``n`` the number of selected seeds; a 1-d tensor is shared by every seed.
+        seeds : slice, optional
+            A contiguous block of seeds (default: all).
 
         Returns
         -------
-        Tensor, shape (n_seeds, points, 2)
+        Tensor, shape (n, points, 2)
         """
+        sel = slice(None) if seeds is None else seeds
+        weights = [w[sel] for w in self.weights]  # (n, fan_in, fan_out) each
+        biases = [b[sel] for b in self.biases]  # (n, 1, fan_out) each
+        n = weights[0].shape[0]
         if x.ndim == 1:
-            x = x.expand(self.n_seeds, -1)
-        h = x[..., None].to(self.weights[0].dtype)  # (n_seeds, points, 1)
-        last = len(self.weights) - 1
-        for k, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = torch.baddbmm(b, h, w)  # (n_seeds, points, fan_out)
+            x = x.expand(n, -1)
+        h = x[..., None].to(weights[0].dtype)  # (n, points, 1)
+        last = len(weights) - 1
+        for k, (w, b) in enumerate(zip(weights, biases, strict=True)):
+            # fan_in 1 is a broadcast product; a matmul with inner size 1 is far slower
+            h = h * w + b if w.shape[1] == 1 else torch.baddbmm(b, h, w)  # (n, points, fan_out)
             if k < last:
                 h = torch.relu(h)
         return h
@@ -142,44 +149,66 @@ def binomial_loss(model: SeedMLPs, k: Tensor, batch_size: int) -> Tensor:
     return -(k * logp[:, 1, 1] + (batch_size - k) * logp[:, 0, 0]) / batch_size
 
 
-def _batch_loss(model: SeedMLPs, cfg: E8Config, gen: torch.Generator) -> Tensor:
-    """Sum over seeds of each seed's mean cross-entropy on a fresh batch."""
+def _batch_backward(
+    model: SeedMLPs, cfg: E8Config, gen: torch.Generator, seed_chunk: int = 25
+) -> float:
+    """Draw a fresh batch for every seed, backpropagate the sum over seeds of each seed's mean
+    cross-entropy, and return that sum.
+
+    The noisy setting runs forward and backward ``seed_chunk`` seeds at a time: the gradient is
+    the same (the loss is a sum over seeds, and a seed's loss depends only on its own
+    parameters), but each chunk's activations stay in cache. Measured on the 2-core CPU at batch
+    1024: 149 ms per step with all 100 seeds at once, 75 ms in chunks of 25.
+    """
     n = cfg.n_seeds
     if cfg.noise_std == 0 and cfg.exact_binomial:
         k = torch.binomial(
             torch.full((n,), float(cfg.batch_size)), torch.full((n,), 0.5), generator=gen
         )  # (n_seeds,) points with y = 1
-        return binomial_loss(model, k, cfg.batch_size).sum()
-    y = torch.randint(0, 2, (n, cfg.batch_size), generator=gen)
+        loss = binomial_loss(model, k, cfg.batch_size).sum()
+        loss.backward()
+        return float(loss.detach())
+    y = torch.randint(0, 2, (n, cfg.batch_size), generator=gen)  # (n_seeds, batch)
     x = y.to(torch.float32)
     if cfg.noise_std > 0:
         x = x + cfg.noise_std * torch.randn(n, cfg.batch_size, generator=gen)
-    logits = model(x)  # (n_seeds, batch, 2)
-    ce = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, 2), y.reshape(-1), reduction="none"
-    ).reshape(n, cfg.batch_size)
-    return ce.mean(dim=1).sum()
+    total = 0.0
+    for start in range(0, n, seed_chunk):
+        seeds = slice(start, min(start + seed_chunk, n))
+        logits = model(x[seeds], seeds)  # (chunk, batch, 2)
+        ce = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, 2), y[seeds].reshape(-1), reduction="none"
+        ).reshape(logits.shape[0], cfg.batch_size)  # (chunk, batch)
+        loss = ce.mean(dim=1).sum()
+        loss.backward()
+        total += float(loss.detach())
+    return total
 
 
 def train(
-    cfg: E8Config, callback: Callable[[int, float], None] | None = None
+    cfg: E8Config,
+    callback: Callable[[int, float], None] | None = None,
+    seed_chunk: int = 25,
 ) -> SeedMLPs:
     """Train ``cfg.n_seeds`` MLPs at once with AdamW and a cosine schedule to zero.
 
     ``callback(step, loss)``, if given, is called after every step with the mean loss per seed.
+    `seed_chunk` only trades memory for speed (see :func:`_batch_backward`); the result is the
+    same up to floating-point rounding.
     """
+    if not isinstance(seed_chunk, int) or seed_chunk < 1:
+        raise ValueError(f"seed_chunk must be an int >= 1, got {seed_chunk!r}")
     gen = torch.Generator().manual_seed(cfg.seed)
     model = SeedMLPs(cfg.n_seeds, cfg.hidden, gen)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.n_steps)
     for step in range(cfg.n_steps):
         opt.zero_grad(set_to_none=True)
-        loss = _batch_loss(model, cfg, gen)
-        loss.backward()
+        loss = _batch_backward(model, cfg, gen, seed_chunk)
         opt.step()
         sched.step()
         if callback is not None:
-            callback(step, float(loss.detach()) / cfg.n_seeds)
+            callback(step, loss / cfg.n_seeds)
     return model
 
 

@@ -1,14 +1,12 @@
 """Regenerate bayeslens/data/e8_results.json: E8 at the paper's scale (chapter 4).
 
 100 tiny MLPs per setting (no input noise; noise std 0.1), 10,000 AdamW steps of batch 1024
-each, all seeds trained at once (:mod:`bayeslens.mlp`). Without noise this takes about 1.5
-minutes on one core (two distinct points per step, see the module docstring of
-bayeslens.mlp); with noise every point costs, about an hour on one quiet core. The chapter
-reads the shipped file and also runs a reduced version live; ``tests/test_mlp.py`` runs this
-script shrunk. The shipped file was made with ``--noisy-batch-size 256`` (see its configs).
+each, all seeds trained at once (:mod:`bayeslens.mlp`). On the project's 2-core CPU the shipped
+file took 73 s without noise (two distinct points per step, see the module docstring of
+bayeslens.mlp) and 800 s with noise, where every point costs. The chapter reads the shipped
+file and also runs a reduced version live; ``tests/test_mlp.py`` runs this script shrunk.
 
-    python scripts/make_e8_data.py --threads 1           # the paper's scale
-    python scripts/make_e8_data.py --threads 1 --noisy-batch-size 256 --log-every 1000
+    python scripts/make_e8_data.py --threads 2 --log-every 1000   # the paper's scale
     python scripts/make_e8_data.py --n-seeds 4 --n-steps 20 --out /tmp/e8.json
 """
 
