@@ -9,7 +9,9 @@ logits for the coin.
 
 Because nothing attends to a query token, queries need no keys or values: every layer
 projects keys and values from the context tokens only, and all tokens (context and queries)
-attend to those keys with one fused, unmasked ``scaled_dot_product_attention``. The
+attend to those keys with one unmasked attention (two batched matmuls on the CPU,
+``scaled_dot_product_attention`` elsewhere). In the last layer only the queries are computed:
+the context tokens' outputs there would never be used. The
 parameters are those of stock ``nn.TransformerEncoderLayer`` modules, and
 :func:`dense_mask_reference` runs the very same weights through stock
 ``nn.TransformerEncoder`` with a dense attention mask: the slow, obviously right reference
@@ -167,35 +169,64 @@ class PFN(nn.Module):
         h_y = self.encoder_y(y_context[..., None])  # (B, Nc, D)
         return torch.cat([h[:, :n_context] + h_y, h[:, n_context:]], dim=1)  # (B, N, D)
 
-    def _attention(self, layer: nn.TransformerEncoderLayer, h: Tensor, n_context: int) -> Tensor:
-        """Every token attends to the context tokens; keys/values only from the context."""
+    def _attention(self, layer: nn.TransformerEncoderLayer, h: Tensor, ctx: Tensor) -> Tensor:
+        """Tokens `h` attend to the context tokens `ctx`; keys/values only from the context.
+
+        `h` is (B, M, D): every token (M = N) or, in the last layer, the queries only.
+        `ctx` is (B, Nc, D). Returns the attention block's output for `h`, (B, M, D).
+        """
         attn = layer.self_attn
-        B, N, D = h.shape
+        B, M, D = h.shape
+        Nc = ctx.shape[1]
         H = self.config.n_heads
-        w, b = attn.in_proj_weight, attn.in_proj_bias
-        q = F.linear(h, w[:D], b[:D])  # (B, N, D)
-        kv = F.linear(h[:, :n_context], w[D:], b[D:])  # (B, Nc, 2D)
-        q = q.view(B, N, H, D // H).transpose(1, 2)  # (B, H, N, hd)
-        kv = kv.view(B, n_context, 2, H, D // H).permute(2, 0, 3, 1, 4)  # (2, B, H, Nc, hd)
-        o = F.scaled_dot_product_attention(q, kv[0], kv[1])  # (B, H, N, hd)
-        o = o.transpose(1, 2).reshape(B, N, D)  # (B, N, D)
+        # split, not two slices: its backward is one concatenation of the two gradients
+        w_q, w_kv = attn.in_proj_weight.split([D, 2 * D])  # (D, D), (2D, D)
+        b_q, b_kv = attn.in_proj_bias.split([D, 2 * D])  # (D,), (2D,)
+        q = F.linear(h, w_q, b_q)  # (B, M, D)
+        kv = F.linear(ctx, w_kv, b_kv)  # (B, Nc, 2D)
+        q = q.view(B, M, H, D // H).transpose(1, 2)  # (B, H, M, hd)
+        kv = kv.view(B, Nc, 2, H, D // H).permute(2, 0, 3, 1, 4)  # (2, B, H, Nc, hd)
+        if q.device.type == "cpu":
+            # with ~20 tokens and head size 32, two batched matmuls and a softmax are faster on
+            # the CPU than the fused kernel (fwd + bwd: 0.8-1.4 ms vs 2.3 ms per layer)
+            scores = torch.matmul(q, kv[0].transpose(-1, -2)) * (D // H) ** -0.5  # (B, H, M, Nc)
+            o = torch.matmul(torch.softmax(scores, dim=-1), kv[1])  # (B, H, M, hd)
+        else:
+            o = F.scaled_dot_product_attention(q, kv[0], kv[1])  # (B, H, M, hd)
+        o = o.transpose(1, 2).reshape(B, M, D)  # (B, M, D)
         return attn.out_proj(o)
 
     def _feed_forward(self, layer: nn.TransformerEncoderLayer, h: Tensor) -> Tensor:
         return layer.linear2(F.gelu(layer.linear1(h)))
 
+    def _block(
+        self, layer: nn.TransformerEncoderLayer, h: Tensor, n_context: int, queries_only: bool
+    ) -> Tensor:
+        """One encoder layer. (B, N, D) -> (B, N, D), or -> (B, Nq, D) if `queries_only`.
+
+        In the last layer only the queries' outputs are used, so the context tokens there
+        contribute keys and values and nothing else (no query projection, attention output,
+        feed-forward or norms): same result, about an eighth less encoder work.
+        """
+        if self.config.norm_first:
+            hn = layer.norm1(h)  # (B, N, D)
+            out = h[:, n_context:] if queries_only else h  # (B, M, D)
+            out = out + self._attention(
+                layer, hn[:, n_context:] if queries_only else hn, hn[:, :n_context]
+            )
+            return out + self._feed_forward(layer, layer.norm2(out))
+        out = h[:, n_context:] if queries_only else h  # (B, M, D)
+        out = layer.norm1(out + self._attention(layer, out, h[:, :n_context]))
+        return layer.norm2(out + self._feed_forward(layer, out))
+
     def _encode(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
         """Query representations after the encoder: (batch, n_query, d_model)."""
         h = self._tokens(x_context, y_context, x_query)  # (B, N, D)
         n_context = x_context.shape[1]
-        for layer in cast(list[nn.TransformerEncoderLayer], list(self.layers)):
-            if self.config.norm_first:
-                h = h + self._attention(layer, layer.norm1(h), n_context)
-                h = h + self._feed_forward(layer, layer.norm2(h))
-            else:
-                h = layer.norm1(h + self._attention(layer, h, n_context))
-                h = layer.norm2(h + self._feed_forward(layer, h))
-        return self.final_norm(h[:, n_context:])  # (B, Nq, D)
+        layers = cast(list[nn.TransformerEncoderLayer], list(self.layers))
+        for i, layer in enumerate(layers):
+            h = self._block(layer, h, n_context, queries_only=i == len(layers) - 1)
+        return self.final_norm(h)  # (B, Nq, D)
 
     def logits_unchecked(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
         """:meth:`forward` without input validation (the training loop's fast path)."""

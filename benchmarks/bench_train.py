@@ -11,7 +11,8 @@ One run prints:
   optimiser) of bayeslens' PFN, and of the same network built naively from stock PyTorch
   (``nn.TransformerEncoder`` with a dense attention mask over all tokens, the same head, loss
   and a default ``torch.optim.Adam``), on the same batches; their ratio;
-* ablations that isolate each idea (queries without keys/values, fused Adam,
+* ablations that isolate each idea (queries without keys/values, fused Adam, attention as
+  two matmuls instead of the fused kernel, computing only the queries in the last layer,
   ``torch.compile``, the head's size);
 * the effective GFLOP/s of our step, with FLOPs counted analytically (the matmuls and attention
   our step actually computes; backward = 2x forward), against the machine's fp32 matmul ceiling
@@ -33,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bayeslens import paper
@@ -45,24 +47,42 @@ CONFIG = PFNConfig(n_layers=4, d_model=128, n_heads=4, d_ff=512, n_buckets=1000,
 """The shipped architecture: the paper's smallest grid point with a 512-wide MLP head."""
 
 
-def step_flops(cfg: PFNConfig, batch: int, n_context: int, n_query: int, *, naive: bool) -> float:
-    """Analytic FLOPs of one training step (forward x 3), matmuls and attention only."""
+def step_flops(
+    cfg: PFNConfig, batch: int, n_context: int, n_query: int, *, naive: bool,
+    full_last_layer: bool = False,
+) -> float:
+    """Analytic FLOPs of one training step (forward x 3), matmuls and attention only.
+
+    Counts what each step computes: the naive step gives every token keys and values and
+    dense N x N scores in every layer; ours projects keys and values from the context only,
+    scores N x Nc, and in the last layer computes the queries' outputs only.
+    """
     d, f = cfg.d_model, cfg.d_ff
     n = n_context + n_query
-    tokens_kv = n if naive else n_context  # naive: every token gets keys and values
-    keys = n if naive else n_context  # naive: dense N x N scores, masked afterwards
-    per_layer = (
-        2 * n * d * d  # queries
-        + 2 * tokens_kv * d * 2 * d  # keys and values
-        + 2 * 2 * n * keys * d  # scores and weighted values
-        + 2 * n * d * d  # output projection
-        + 2 * 2 * n * d * f  # feed-forward
-    )
+
+    def layer(m: int, tokens_kv: int, keys: int) -> float:
+        """A layer computing outputs for `m` tokens."""
+        return (
+            2 * m * d * d  # queries
+            + 2 * tokens_kv * d * 2 * d  # keys and values
+            + 2 * 2 * m * keys * d  # scores and weighted values
+            + 2 * m * d * d  # output projection
+            + 2 * 2 * m * d * f  # feed-forward
+        )
+
+    if naive:
+        encoder = cfg.n_layers * layer(n, n, n)
+    elif full_last_layer:
+        encoder = cfg.n_layers * layer(n, n_context, n_context)
+    else:
+        encoder = (cfg.n_layers - 1) * layer(n, n_context, n_context) + layer(
+            n_query, n_context, n_context
+        )
     if cfg.head_hidden:
         head = 2 * n_query * (d * cfg.head_hidden + cfg.head_hidden * cfg.n_outputs)
     else:
         head = 2 * n_query * d * cfg.n_outputs
-    forward = batch * (cfg.n_layers * per_layer + head)
+    forward = batch * (encoder + head)
     return 3.0 * forward
 
 
@@ -88,6 +108,31 @@ def small_matmul_rate(repeats: int = 200) -> float:
     return _matmul_rate(torch.randn(BATCH * N_POINTS, 128), torch.randn(128, 512), 10, repeats)
 
 
+class _FusedAttentionPFN(PFN):
+    """Ablation: ``scaled_dot_product_attention`` on the CPU too (ours uses two matmuls)."""
+
+    def _attention(self, layer: nn.TransformerEncoderLayer, h: Tensor, ctx: Tensor) -> Tensor:
+        B, M, D = h.shape
+        H, Nc = self.config.n_heads, ctx.shape[1]
+        w_q, w_kv = layer.self_attn.in_proj_weight.split([D, 2 * D])
+        b_q, b_kv = layer.self_attn.in_proj_bias.split([D, 2 * D])
+        q = F.linear(h, w_q, b_q).view(B, M, H, D // H).transpose(1, 2)  # (B, H, M, hd)
+        kv = F.linear(ctx, w_kv, b_kv).view(B, Nc, 2, H, D // H).permute(2, 0, 3, 1, 4)
+        o = F.scaled_dot_product_attention(q, kv[0], kv[1])  # (B, H, M, hd)
+        return layer.self_attn.out_proj(o.transpose(1, 2).reshape(B, M, D))
+
+
+class _FullLastLayerPFN(PFN):
+    """Ablation: the last layer computes every token, and the context outputs are dropped."""
+
+    def _encode(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
+        h = self._tokens(x_context, y_context, x_query)  # (B, N, D)
+        n_context = x_context.shape[1]
+        for layer in self.layers:
+            h = self._block(layer, h, n_context, queries_only=False)  # type: ignore[arg-type]
+        return self.final_norm(h[:, n_context:])  # (B, Nq, D)
+
+
 @dataclass
 class Variant:
     """One way of running the training step, with its own model, optimiser and batch stream."""
@@ -98,13 +143,16 @@ class Variant:
     fused_adam: bool = True
     compile: str | None = None
     """torch.compile mode (None: eager)."""
+    model_cls: type[PFN] = PFN
+    full_last_layer: bool = False
+    """The FLOP count of a last layer that computes every token."""
     times: list[float] = field(default_factory=list)
     sample_times: list[float] = field(default_factory=list)
     flops: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         torch.manual_seed(0)
-        self.model = PFN(self.cfg)
+        self.model = self.model_cls(self.cfg)
         forward: nn.Module | Callable[..., Tensor] = (
             dense_mask_reference(self.model) if self.naive else self.model.logits_unchecked
         )
@@ -135,7 +183,8 @@ class Variant:
             self.times.append(t2 - t0)
             self.sample_times.append(t1 - t0)
             nc, nq = b.x_context.shape[1], b.x_query.shape[1]
-            self.flops.append(step_flops(self.cfg, BATCH, nc, nq, naive=self.naive))
+            self.flops.append(step_flops(self.cfg, BATCH, nc, nq, naive=self.naive,
+                                         full_last_layer=self.full_last_layer))
 
     @property
     def median_ms(self) -> float:
@@ -163,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
                 fused_adam=False),
         Variant("ablation: naive + fused Adam", CONFIG, naive=True),
         Variant("ablation: ours, stock Adam", CONFIG, fused_adam=False),
-        Variant("ours: queries without K/V, unmasked SDPA, fused Adam", CONFIG),
+        Variant("ours: no K/V for queries, last layer queries only, fused Adam", CONFIG),
+        Variant("ablation: ours with fused SDPA attention", CONFIG,
+                model_cls=_FusedAttentionPFN),
+        Variant("ablation: ours with a full last layer", CONFIG, model_cls=_FullLastLayerPFN,
+                full_last_layer=True),
         Variant("ablation: ours with a linear head (no 512 hidden layer)",
                 replace(CONFIG, head_hidden=0)),
     ]
@@ -194,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
     naive = variants[0]
     ours = variants[3]
-    best = min([ours, *variants[5:]], key=lambda v: v.median_ms)
+    best = min([ours, *(v for v in variants if v.compile)], key=lambda v: v.median_ms)
     out.write(f"{'variant':<66} {'median ms':>10} {'x naive':>8} {'GFLOP/s':>8}\n")
     for v in variants:
         out.write(f"{v.name:<66} {v.median_ms:>10.1f} {v.median_ms / naive.median_ms:>8.2f} "
