@@ -121,3 +121,20 @@ def test_command_line(tmp_path: Path) -> None:
     assert model.metadata["weights_dtype"] == "float16"
     assert model.metadata["prior"]["name"] == "steps"
     assert "steps" in PRESETS
+
+
+@pytest.mark.slow
+# torch's own Inductor import uses a deprecated torch.jit API (torch 2.13)
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_compiled_training_matches_eager() -> None:
+    """``compile=True`` (the benchmark's fastest step) trains the same network as eager."""
+    prior = paper.steps_e1()
+    cfg = _tiny_train(steps=12, warmup_steps=2)
+    eager = train(prior, TINY, cfg, progress=False)
+    compiled = train(prior, TINY, cfg, progress=False, compile=True)
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-3, abs=1e-4)
+    # Adam turns rounding differences in near-zero gradients into steps of up to lr; a wrong
+    # gradient would move weights by ~lr x steps = 0.024
+    for a, b in zip(eager.model.state_dict().values(), compiled.model.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
