@@ -193,7 +193,7 @@ def train(
     """Train ``cfg.n_seeds`` MLPs at once with AdamW and a cosine schedule to zero.
 
     ``callback(step, loss)``, if given, is called after every step with the mean loss per seed.
-    `seed_chunk` only trades memory for speed (see :func:`_batch_backward`); the result is the
+    `seed_chunk` only trades memory for speed (see ``_batch_backward``); the result is the
     same up to floating-point rounding.
     """
     if not isinstance(seed_chunk, int) or seed_chunk < 1:
