@@ -124,6 +124,11 @@ class SeedMLPs(torch.nn.Module):
         n = weights[0].shape[0]
         if x.ndim == 1:
             x = x.expand(n, -1)
+        if x.ndim != 2 or x.shape[0] != n:
+            raise ValueError(
+                f"x must have shape (points,) or ({n}, points) for {n} seeds, "
+                f"got {tuple(x.shape)}"
+            )
         h = x[..., None].to(weights[0].dtype)  # (n, points, 1)
         last = len(weights) - 1
         for k, (w, b) in enumerate(zip(weights, biases, strict=True)):
@@ -193,8 +198,8 @@ def train(
     """Train ``cfg.n_seeds`` MLPs at once with AdamW and a cosine schedule to zero.
 
     ``callback(step, loss)``, if given, is called after every step with the mean loss per seed.
-    `seed_chunk` only trades memory for speed (see ``_batch_backward``); the result is the
-    same up to floating-point rounding.
+    `seed_chunk` changes only speed and peak memory (see ``_batch_backward``); the result is
+    the same up to floating-point rounding.
     """
     if not isinstance(seed_chunk, int) or seed_chunk < 1:
         raise ValueError(f"seed_chunk must be an int >= 1, got {seed_chunk!r}")

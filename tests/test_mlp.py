@@ -73,6 +73,15 @@ def test_seed_chunks_give_the_same_gradient(noise_std: float):
             torch.testing.assert_close(a, b)
 
 
+def test_inputs_must_match_the_selected_seeds():
+    model = mlp.SeedMLPs(4, 8, torch.Generator().manual_seed(0))
+    assert model(torch.zeros(2, 5), slice(1, 3)).shape == (2, 5, 2)
+    with pytest.raises(ValueError, match=r"\(2, points\) for 2 seeds"):
+        model(torch.zeros(1, 5), slice(1, 3))
+    with pytest.raises(ValueError, match="for 4 seeds"):
+        model(torch.zeros(3, 5))
+
+
 def test_seed_chunk_must_be_positive():
     with pytest.raises(ValueError, match="seed_chunk"):
         mlp.train(mlp.E8Config(n_seeds=2, n_steps=1), seed_chunk=0)
