@@ -113,15 +113,9 @@ def small_matmul_rate(repeats: int = 200) -> float:
 class _FusedAttentionPFN(PFN):
     """Ablation: ``scaled_dot_product_attention`` on the CPU too (ours uses two matmuls)."""
 
-    def _attention(self, layer: nn.TransformerEncoderLayer, h: Tensor, ctx: Tensor) -> Tensor:
-        B, M, D = h.shape
-        H, Nc = self.config.n_heads, ctx.shape[1]
-        w_q, w_kv = layer.self_attn.in_proj_weight.split([D, 2 * D])
-        b_q, b_kv = layer.self_attn.in_proj_bias.split([D, 2 * D])
-        q = F.linear(h, w_q, b_q).view(B, M, H, D // H).transpose(1, 2)  # (B, H, M, hd)
-        kv = F.linear(ctx, w_kv, b_kv).view(B, Nc, 2, H, D // H).permute(2, 0, 3, 1, 4)
-        o = F.scaled_dot_product_attention(q, kv[0], kv[1])  # (B, H, M, hd)
-        return layer.self_attn.out_proj(o.transpose(1, 2).reshape(B, M, D))
+    @staticmethod
+    def _attend(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+        return F.scaled_dot_product_attention(q, k, v)
 
 
 class _FullLastLayerPFN(PFN):
