@@ -513,6 +513,19 @@ class Posterior:
         """log p(L | D) of every latent, shape (n_latents,), in the prior's latent order."""
         return self._impl.log_weights()
 
+    def log_family_weights(self) -> Tensor:
+        """Mixture priors only: log p(family | D), shape (n_families,), in the prior's order.
+
+        For E3 this is (log p(sines | D), log p(lines | D)); the families' names are
+        ``[f.name for f in prior.families]``.
+        """
+        if not isinstance(self._impl, _MixturePosterior):
+            raise ValueError(
+                "log_family_weights needs a Mixture prior (a union of families); "
+                f"this posterior's prior is a {type(self.prior).__name__}"
+            )
+        return self._impl.log_family_post
+
     def top(self, k: int) -> tuple[Tensor, Tensor]:
         """The `k` most probable latents: (log_weights (k,), latent indices (k,))."""
         if not isinstance(k, int) or k < 1:

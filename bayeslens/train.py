@@ -410,6 +410,13 @@ PRESETS: dict[str, Preset] = {
         # per second despite twice the head FLOPs (0.086 vs 0.107 at bs 64).
         train=TrainConfig(steps=18_000, batch_size=64, lr=1e-3, warmup_steps=1000),
     ),
+    "sines": Preset(
+        prior="sines_e2",
+        # contexts of up to 24 points: E2's unseen-frequency context has 20
+        model=PFNConfig(max_context=24),
+        train=TrainConfig(steps=10_000, batch_size=64, lr=1e-3, warmup_steps=1000,
+                          n_points=25),
+    ),
 }
 """The shipped models' recipes (``--preset NAME``)."""
 

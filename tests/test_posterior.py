@@ -400,3 +400,21 @@ def test_non_finite_input_is_refused_everywhere(bad: float, where: str) -> None:
     }
     with pytest.raises(ValueError, match=f"{where} must be finite"):
         calls[where]()
+
+
+@pytest.mark.parametrize("n", [1, 10, 80])
+def test_family_weights_sum_the_reference_latent_weights(n: int) -> None:
+    """p(family | D) is the sum of p(L | D) over the family's latents (E3, sloped sine)."""
+    prior = paper.sines_and_lines_e3()
+    x, y = paper.sloped_sine(n=n)
+    log_w, _ = reference.log_weights(prior, x, y)
+    sizes = [fam.n_latents for fam in prior.families]
+    expected = torch.stack([torch.logsumexp(part, 0) for part in log_w.split(sizes)])
+    got = posterior(prior, x, y).log_family_weights()
+    assert got.shape == (2,)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-9)
+
+
+def test_family_weights_need_a_mixture() -> None:
+    with pytest.raises(ValueError, match="Mixture"):
+        posterior(paper.sines_e2(), *paper.sine_2pi()).log_family_weights()
