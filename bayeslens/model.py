@@ -50,6 +50,13 @@ class PFNConfig:
         Hidden width of the output head's MLP (0: a single linear layer).
     norm_first : bool
         Pre-layer-norm (True) or post-layer-norm (False, PyTorch's and the paper's default).
+    n_sink_tokens : int
+        Learned tokens, the same for every dataset, that every token attends to besides the
+        context (an attention "sink"). 0 (default): the paper's architecture. Attention over
+        k identical context tokens is the same average for every k; with a sink of score t
+        beside them (score s each) the weight on the context is k e^s / (k e^s + e^t), which
+        depends on k, so the network can count. The sinks carry no x or y and no position,
+        so the model stays invariant to the order of the context.
     """
 
     n_layers: int = 4
@@ -61,6 +68,7 @@ class PFNConfig:
     max_context: int = 19
     head_hidden: int = 512
     norm_first: bool = False
+    n_sink_tokens: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -93,16 +101,24 @@ class PFNConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PFNConfig:
-        """Inverse of ``to_dict``; unknown or missing fields raise ValueError."""
+        """Inverse of ``to_dict``; unknown or missing fields raise ValueError.
+
+        Fields added after the first shipped models (:data:`ADDED_FIELDS`) may be missing:
+        they take their defaults, which reproduce the older architecture exactly.
+        """
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
-        missing = names - set(d)
+        missing = names - set(d) - ADDED_FIELDS
         if unknown or missing:
             raise ValueError(
                 f"model config does not match PFNConfig: unknown fields {sorted(unknown)}, "
                 f"missing fields {sorted(missing)}"
             )
         return cls(**d)
+
+
+ADDED_FIELDS = frozenset({"n_sink_tokens"})
+"""PFNConfig fields newer than format version 1; a card without them means their default."""
 
 
 class PFN(nn.Module):
@@ -156,18 +172,30 @@ class PFN(nn.Module):
                     f"n_buckets={config.n_buckets}, got {tuple(borders.shape)}"
                 )
             self.bar = BarDistribution(borders)
+        # created last, and only when asked for: models without sinks keep the parameters
+        # (and, for a given seed, the initial values) they always had
+        self.sink: nn.Parameter | None = None
+        if config.n_sink_tokens:
+            self.sink = nn.Parameter(torch.randn(config.n_sink_tokens, d) * 0.02)
         self.metadata: dict[str, Any] = {}
         """What a checkpoint recorded about this model (prior, training, measured gap)."""
 
     # ---------------------------------------------------------------- core
 
     def _tokens(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
-        """Embed context then queries: (batch, n_context + n_query, d_model)."""
+        """Embed sinks, context, then queries: (batch, n_sink + n_context + n_query, d_model).
+
+        The sink tokens (if any) come first and count as context from here on: everything
+        attends to them.
+        """
         x = torch.cat([x_context, x_query], dim=1)[..., None]  # (B, N, 1)
         h = self.encoder_x(x)  # (B, N, D)
         n_context = x_context.shape[1]
         h_y = self.encoder_y(y_context[..., None])  # (B, Nc, D)
-        return torch.cat([h[:, :n_context] + h_y, h[:, n_context:]], dim=1)  # (B, N, D)
+        parts = [h[:, :n_context] + h_y, h[:, n_context:]]
+        if self.sink is not None:
+            parts.insert(0, self.sink.expand(h.shape[0], -1, -1))  # (B, n_sink, D)
+        return torch.cat(parts, dim=1)  # (B, N, D)
 
     def _attention(self, layer: nn.TransformerEncoderLayer, h: Tensor, ctx: Tensor) -> Tensor:
         """Tokens `h` attend to the context tokens `ctx`; keys/values only from the context.
@@ -226,7 +254,7 @@ class PFN(nn.Module):
     def _encode(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
         """Query representations after the encoder: (batch, n_query, d_model)."""
         h = self._tokens(x_context, y_context, x_query)  # (B, N, D)
-        n_context = x_context.shape[1]
+        n_context = x_context.shape[1] + self.config.n_sink_tokens  # keys: sinks and context
         layers = cast(list[nn.TransformerEncoderLayer], list(self.layers))
         for i, layer in enumerate(layers):
             h = self._block(layer, h, n_context, queries_only=i == len(layers) - 1)
@@ -374,7 +402,7 @@ class _DenseMaskReference(nn.Module):
     def forward(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
         m = self.model
         h = m._tokens(x_context, y_context, x_query)  # (B, N, D)
-        n_context, N = x_context.shape[1], h.shape[1]
+        n_context, N = x_context.shape[1] + m.config.n_sink_tokens, h.shape[1]
         # mask[i, j] = True: token i may not attend to token j (every token sees the context)
         mask = torch.zeros(N, N, dtype=torch.bool)
         mask[:, n_context:] = True

@@ -134,3 +134,81 @@ def test_config_round_trip_and_borders_shape() -> None:
         PFNConfig.from_dict({**cfg.to_dict(), "extra": 1})
     with pytest.raises(ValueError, match="borders must have shape"):
         PFN(cfg, torch.linspace(0, 1, 5))
+
+
+# ------------------------------------------------------------------ attention sinks (E5)
+
+SINK = PFNConfig(n_layers=2, d_model=32, n_heads=2, d_ff=64, n_classes=2, max_context=70,
+                 head_hidden=16, n_sink_tokens=2)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_sinks_match_stock_transformer_with_dense_mask(norm_first: bool) -> None:
+    from dataclasses import replace
+
+    model = _model(replace(SINK, norm_first=norm_first))
+    ref = dense_mask_reference(model)
+    xc, yc, xq = _data(3, 6, 4)
+    yc = (yc > 0).float()
+    ours, theirs = model(xc, yc, xq), ref(xc, yc, xq)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    names = [n for n, _ in model.named_parameters()]
+    g1 = torch.autograd.grad(ours.square().sum(), list(model.parameters()))
+    g2 = torch.autograd.grad(ref(xc, yc, xq).square().sum(), list(model.parameters()))
+    assert g1[names.index("sink")].abs().sum() > 0  # the sinks learn
+    for a, b in zip(g1, g2, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_sinks_keep_the_model_invariant_to_context_order() -> None:
+    model = _model(SINK)
+    xc, yc, xq = _data(2, 9, 3)
+    yc = (yc > 0).float()
+    perm = torch.randperm(9, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(model(xc, yc, xq), model(xc[:, perm], yc[:, perm], xq),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_only_sinks_let_the_output_depend_on_how_many_identical_tokens() -> None:
+    """k identical heads: the paper's PFN gives the same output for every k; sinks do not."""
+    from dataclasses import replace
+
+    def outputs(cfg: PFNConfig) -> torch.Tensor:
+        model = _model(cfg)
+        return torch.stack([model.class_probs(torch.zeros(k), torch.ones(k), torch.zeros(1))[0]
+                            for k in (1, 4, 64)])
+
+    plain = outputs(replace(SINK, n_sink_tokens=0))
+    torch.testing.assert_close(plain[1:], plain[:1].expand(2, -1), atol=1e-6, rtol=0)
+    sunk = outputs(SINK)
+    assert (sunk[0] - sunk[2]).abs().max() > 1e-3
+
+
+def test_sinks_off_keep_the_parameters_and_old_cards_load() -> None:
+    from dataclasses import replace
+
+    plain = _model(TINY)
+    assert plain.sink is None
+    assert not any("sink" in k for k in plain.state_dict())
+    with_sinks = _model(replace(TINY, n_sink_tokens=1))
+    # same seed: every older parameter starts from the same values
+    for k, v in plain.state_dict().items():
+        torch.testing.assert_close(with_sinks.state_dict()[k], v, atol=0, rtol=0)
+    old_card = {k: v for k, v in TINY.to_dict().items() if k != "n_sink_tokens"}
+    assert PFNConfig.from_dict(old_card) == TINY
+    with pytest.raises(ValueError, match="missing fields"):
+        PFNConfig.from_dict({k: v for k, v in old_card.items() if k != "d_model"})
+
+
+def test_shipped_steps_model_predicts_as_before_the_sink_option() -> None:
+    """Recorded with the code before ``n_sink_tokens`` existed (commit 7336bac)."""
+    from bayeslens import paper
+    from bayeslens.checkpoints import load_pretrained
+
+    model = load_pretrained("steps")
+    x, y = paper.line()
+    recorded = torch.tensor([-0.13192659616470337, -0.1093721091747284, -0.07308100163936615,
+                             0.006549730431288481, 0.07504510879516602, 0.10833800584077835,
+                             0.12886500358581543])
+    got = model.mean(x.float(), y.float(), torch.linspace(-1, 1, 7))
+    torch.testing.assert_close(got, recorded, atol=1e-6, rtol=0)
