@@ -5,7 +5,12 @@ opens every page with Playwright driving Debian's Chromium (``/usr/bin/chromium`
 path in ``BAYESLENS_CHROMIUM``). For each page it checks that there is no console error, no
 page error and no request to any other host; on chapter pages, that every stored figure and
 every explorer (with its sliders) is there and every image has loaded, and that moving the
-first explorer's slider changes the displayed frame. Screenshots go to
+first explorer's slider changes the displayed frame. On pages with live explorers (the exact
+posterior and the network computed in the page, ``book/vendor/bayeslens/live*.js``), it
+drives each one through its test hook ``window.bayeslensLive`` on reference contexts and
+compares the numbers with Python's (exact PPD mean and 95% band to 1e-6, network to 1e-3),
+checks the bad states (no points, too many, outside the x range) show a message and no NaN,
+and clicks, drags and removes points with the mouse. Screenshots go to
 ``_build/screenshots/`` (git-ignored).
 
 Without Chromium or a built book the test skips with the reason; with ``CI=true`` it fails
@@ -205,6 +210,13 @@ def test_page(browser: Browser, server: str, page_path: str) -> None:
             " && !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
         )
         assert broken == [], f"images that did not load: {broken}"
+        live = page.locator(".bayeslens-live")
+        for i in range(live.count()):  # live explorers load when scrolled into view
+            live.nth(i).scroll_into_view_if_needed()
+            page.wait_for_function(
+                "i => { const e = (window.bayeslensLive || [])[i]; return e && e.result(); }",
+                arg=i, timeout=TIMEOUT_MS,
+            )
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
         if expected["explorers"]:
@@ -217,3 +229,203 @@ def test_page(browser: Browser, server: str, page_path: str) -> None:
 
         assert foreign == [], f"requests to other hosts: {foreign}"
         assert errors == [], f"console errors: {errors}"
+
+
+# --------------------------------------------------------------------------------------------
+# Live explorers
+# --------------------------------------------------------------------------------------------
+
+EXACT_TOL = 1e-6
+NETWORK_TOL = 1e-3
+
+
+def _live_pages() -> list[str]:
+    if not (HTML / "book").exists():
+        return []
+    return [p for p in _pages() if 'class="bayeslens-live"' in (HTML / p).read_text()]
+
+
+def _open_live(browser: Browser, server: str, page_path: str) -> tuple[Page, list[str]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname
+               in ("127.0.0.1", "localhost") else route.abort())
+    page.goto(f"{server}/{page_path}", wait_until="networkidle")
+    page.wait_for_function("() => (window.bayeslensLive || []).length > 0")
+    # the entries are in page order; each loads its data on first use
+    page.evaluate("() => Promise.all(window.bayeslensLive.map(e => e.setContext([], [])))")
+    return page, errors
+
+
+def _python_side(name: str, x: list[float], y: list[float], x_query: list[float]) -> dict:
+    """Python's exact PPD and network summaries for one context (None where undefined)."""
+    import torch
+
+    from bayeslens import webexport
+    from bayeslens.checkpoints import load_pretrained
+    from bayeslens.posterior import posterior
+
+    spec = webexport.EXPLORERS[name]
+    prior, model = spec.prior(), load_pretrained(spec.model)
+    xc, yc = torch.tensor(x, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    xq = torch.tensor(x_query, dtype=torch.float64)
+    levels = torch.tensor([0.025, 0.975], dtype=torch.float64)
+    out: dict = {}
+    lo, hi = prior.x_range
+    if all(lo <= v <= hi for v in x):
+        post = posterior(prior, xc, yc)
+        q = post.quantiles(xq, levels)
+        out.update(exact_mean=post.mean(xq), exact_lower=q[:, 0], exact_upper=q[:, 1])
+    if 1 <= len(x) <= model.config.max_context:
+        qm = model.quantiles(xc.float(), yc.float(), xq.float(), levels.float())
+        out.update(network_mean=model.mean(xc.float(), yc.float(), xq.float()),
+                   network_lower=qm[:, 0], network_upper=qm[:, 1])
+    return out
+
+
+def _reference_contexts(name: str) -> dict[str, tuple[list[float], list[float]]]:
+    """Contexts written by Python: 1 point, the longest the model takes, the x range's edges,
+    data far outside the prior, a line, and the bad states."""
+    import torch
+
+    from bayeslens import webexport
+    from bayeslens.checkpoints import load_pretrained
+
+    spec = webexport.EXPLORERS[name]
+    lo, hi = spec.prior().x_range
+    n_max = load_pretrained(spec.model).config.max_context
+    grid = torch.linspace(lo, hi, n_max, dtype=torch.float64)
+    line = torch.linspace(lo, hi, 10, dtype=torch.float64)
+    return {
+        "1 point": ([0.3], [0.5]),
+        f"{n_max} points (max_context)": (grid.tolist(), (0.5 * torch.sin(3 * grid)).tolist()),
+        "x range edges": ([lo, hi, lo, hi, lo], [0.2, -0.3, 0.1, 0.5, 0.15]),
+        "far outside the prior": (line[:8].tolist(), [5.0] * 8),
+        "line 0.2 x": (line.tolist(), (0.2 * line).tolist()),
+        "no points": ([], []),
+        f"{n_max + 1} points": (torch.linspace(lo, hi, n_max + 1, dtype=torch.float64).tolist(),
+                                [0.1] * (n_max + 1)),
+        "a point outside the x range": ([0.0, hi + 0.1], [0.2, 0.3]),
+    }
+
+
+def _compare(name: str, label: str, got: dict) -> None:
+    import torch
+
+    want = _python_side(name, got["x_context"], got["y_context"], got["x_query"])
+    for side, tol in (("exact", EXACT_TOL), ("network", NETWORK_TOL)):
+        for key in ("mean", "lower", "upper"):
+            k = f"{side}_{key}"
+            if k not in want:
+                assert got[k] is None, f"{label}: {k} should not be drawn"
+                continue
+            assert got[k] is not None, f"{label}: {k} missing ({got['messages']})"
+            gap = float((torch.tensor(got[k], dtype=torch.float64) - want[k].double())
+                        .abs().max())
+            assert gap <= tol, f"{label}: {k} differs from Python by {gap:.2e} > {tol:g}"
+
+
+def _no_nan_on_screen(page: Page, index: int) -> None:
+    bad = page.evaluate(
+        "i => { const box = document.querySelectorAll('.bayeslens-live')[i];"
+        " const paths = [...box.querySelectorAll('path, circle')].map(e =>"
+        " ['d', 'cx', 'cy'].map(a => e.getAttribute(a) || '').join(' '));"
+        " return /NaN|Infinity/.test(box.innerText + paths.join(' ')); }",
+        index,
+    )
+    assert not bad, "NaN or Infinity on screen"
+
+
+@pytest.mark.parametrize("page_path", _live_pages() or ["book/05_steps_to_smooth.html"])
+def test_live_explorer_matches_python(browser: Browser, server: str, page_path: str) -> None:
+    if page_path not in _live_pages():
+        _unavailable(f"{page_path} has no live explorer in the built book")
+    page, errors = _open_live(browser, server, page_path)
+    names = page.evaluate("() => window.bayeslensLive.map(e => e.name)")
+    in_page = page.evaluate(
+        "() => [...document.querySelectorAll('.bayeslens-live')].map(b => b.dataset.explorer)"
+    )
+    assert names == in_page, "the hook lists the explorers in page order"
+    for i, name in enumerate(names):
+        for label, (x, y) in _reference_contexts(name).items():
+            got = page.evaluate("([i, x, y]) => window.bayeslensLive[i].setContext(x, y)",
+                                [i, x, y])
+            assert got["x_context"] == x
+            assert got["y_context"] == y
+            _compare(name, label, got)
+            _no_nan_on_screen(page, i)
+            shown = page.evaluate(
+                "i => document.querySelectorAll('.bayeslens-live')[i]"
+                ".querySelector('.bayeslens-live-status').innerText", i)
+            bad_state = label in ("no points", "a point outside the x range") or (
+                label.endswith(" points") and "max_context" not in label
+                and got["network_mean"] is None)
+            if bad_state:
+                assert got["messages"], f"{label}: no message"
+                assert shown.strip(), f"{label}: no visible message"
+            if label == "no points":
+                assert got["exact_mean"] is not None, "zero points: the prior predictive"
+                assert "at least one context point" in shown
+            if label == "a point outside the x range":
+                assert "outside the prior's x range" in shown
+    page.locator(".bayeslens-live").first.screenshot(
+        path=str(SHOTS / f"{page_path.replace('/', '_').removesuffix('.html')}_live.png"))
+    page.context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def _wait_result(page: Page, index: int, predicate: str) -> dict:
+    page.wait_for_function(
+        f"() => {{ const r = window.bayeslensLive[{index}].result(); return r && ({predicate}); }}"
+    )
+    return page.evaluate(f"() => window.bayeslensLive[{index}].result()")
+
+
+@pytest.mark.parametrize("page_path", _live_pages() or ["book/05_steps_to_smooth.html"])
+def test_live_explorer_by_mouse(browser: Browser, server: str, page_path: str) -> None:
+    if page_path not in _live_pages():
+        _unavailable(f"{page_path} has no live explorer in the built book")
+    page, errors = _open_live(browser, server, page_path)
+    name = page.evaluate("() => window.bayeslensLive[0].name")
+    box = page.locator(".bayeslens-live").first
+    box.scroll_into_view_if_needed()
+
+    def client(x: float, y: float) -> tuple[float, float]:
+        p = page.evaluate("([x, y]) => window.bayeslensLive[0].chart.toClient(x, y)", [x, y])
+        return p["x"], p["y"]
+
+    box.get_by_role("button", name="clear points").click()
+    _wait_result(page, 0, "r.n_context === 0")
+    page.mouse.click(*client(-0.5, 0.2))  # click: add a point
+    r = _wait_result(page, 0, "r.n_context === 1")
+    assert abs(r["x_context"][0] + 0.5) < 0.02
+    assert abs(r["y_context"][0] - 0.2) < 0.02
+    page.mouse.click(*client(0.5, 0.6))
+    _wait_result(page, 0, "r.n_context === 2")
+    # drag the second point to (0.2, -0.4)
+    page.mouse.move(*client(0.5, 0.6))
+    page.mouse.down()
+    page.mouse.move(*client(0.35, 0.1), steps=4)
+    page.mouse.move(*client(0.2, -0.4), steps=4)
+    page.mouse.up()
+    r = _wait_result(page, 0, "r.n_context === 2 && Math.abs(r.x_context[1] - 0.2) < 0.02"
+                              " && Math.abs(r.y_context[1] + 0.4) < 0.02")
+    _compare(name, "mouse-made context", r)
+    box.screenshot(path=str(SHOTS / f"{page_path.replace('/', '_').removesuffix('.html')}"
+                                    "_live_mouse.png"))
+    page.mouse.click(*client(r["x_context"][1], r["y_context"][1]))  # click it again: remove
+    r = _wait_result(page, 0, "r.n_context === 1")
+    assert abs(r["x_context"][0] + 0.5) < 0.02
+    # a slider redraws the points from the function
+    slider = box.locator("input[type=range]").first
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    r = _wait_result(page, 0, "r.n_context > 1")
+    _compare(name, "context from the slider", r)
+    _no_nan_on_screen(page, 0)
+    page.context.close()
+    assert errors == [], f"console errors: {errors}"

@@ -1,0 +1,284 @@
+// bayeslens live explorers, 4/5: drawing, in SVG plus one canvas for the density (our code, MIT).
+//
+// The book's colours (bayeslens/plots.py): the exact PPD blue, as a filled band and a solid
+// line (its density as shading), the network orange, as an outlined band and a dashed line,
+// the context black. A chart only draws what it is given; it computes nothing.
+(function (root) {
+  "use strict";
+
+  var SVG = "http://www.w3.org/2000/svg";
+  var EXACT = "#1f77b4";
+  var NETWORK = "#ff7f0e";
+
+  function el(name, attrs, parent) {
+    var e = document.createElementNS(SVG, name);
+    for (var k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+
+  function fmt(v) {
+    var s = (Math.round(v * 100) / 100).toString();
+    return s === "-0" ? "0" : s;
+  }
+
+  /** Axis ticks: round values with a step of 0.1, 0.2, 0.25, 0.5 or 1 times a power of 10. */
+  function ticks(lo, hi, n) {
+    var raw = (hi - lo) / n, p = Math.pow(10, Math.floor(Math.log10(raw)));
+    var step = [1, 2, 2.5, 5, 10].map(function (m) { return m * p; })
+      .filter(function (s) { return s >= raw; })[0];
+    var out = [];
+    for (var v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(v);
+    return out;
+  }
+
+  /**
+   * The main chart: PPD and network over x, the context points on top.
+   * @param {HTMLElement} parent
+   * @param {{xDomain: number[], yDomain: number[], xRange: number[], width: number,
+   *          height: number}} opts  xRange: the prior's x range (outside it is shaded)
+   */
+  function Chart(parent, opts) {
+    var W = opts.width, H = opts.height, mg = { l: 46, r: 12, t: 12, b: 34 };
+    this.opts = opts;
+    this.mg = mg;
+    this.pw = W - mg.l - mg.r;
+    this.ph = H - mg.t - mg.b;
+    var wrap = document.createElement("div");
+    wrap.className = "bayeslens-live-chart";
+    parent.appendChild(wrap);
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "bayeslens-live-density";
+    this.canvas.width = 0;
+    this.canvas.height = 0;
+    wrap.appendChild(this.canvas);
+    var svg = el("svg", { viewBox: "0 0 " + W + " " + H, role: "img" }, wrap);
+    this.svg = svg;
+    var self = this;
+    this.sx = function (x) {
+      var d = opts.xDomain;
+      return mg.l + ((x - d[0]) / (d[1] - d[0])) * self.pw;
+    };
+    this.sy = function (y) {
+      var d = opts.yDomain;
+      return mg.t + (1 - (y - d[0]) / (d[1] - d[0])) * self.ph;
+    };
+    this._axes();
+    // curves stay inside the plot area (a band may reach far beyond the y range)
+    var id = "bayeslens-live-clip-" + (++Chart.count);
+    var clip = el("clipPath", { id: id }, el("defs", {}, svg));
+    el("rect", { x: mg.l, y: mg.t, width: this.pw, height: this.ph }, clip);
+    this.gExact = el("g", { class: "exact", "clip-path": "url(#" + id + ")" }, svg);
+    this.gNet = el("g", { class: "network", "clip-path": "url(#" + id + ")" }, svg);
+    this.gPoints = el("g", { class: "points" }, svg);
+    this._legend();
+  }
+
+  Chart.count = 0;
+
+  Chart.prototype._axes = function () {
+    var o = this.opts, svg = this.svg, sx = this.sx, sy = this.sy, mg = this.mg;
+    el("rect", { x: mg.l, y: mg.t, width: this.pw, height: this.ph, class: "plot-bg" }, svg);
+    // outside the prior's x range: p(x) = 0, the exact posterior is undefined there
+    [[o.xDomain[0], o.xRange[0]], [o.xRange[1], o.xDomain[1]]].forEach(function (r) {
+      if (r[1] <= r[0]) return;
+      el("rect", {
+        x: sx(r[0]), y: mg.t, width: sx(r[1]) - sx(r[0]), height: sy(o.yDomain[0]) - mg.t,
+        class: "outside",
+      }, svg);
+    });
+    var g = el("g", { class: "axes" }, svg);
+    ticks(o.xDomain[0], o.xDomain[1], 6).forEach(function (v) {
+      el("line", { x1: sx(v), x2: sx(v), y1: sy(o.yDomain[0]), y2: sy(o.yDomain[0]) + 4 }, g);
+      el("text", { x: sx(v), y: sy(o.yDomain[0]) + 16, "text-anchor": "middle" }, g)
+        .textContent = fmt(v);
+    });
+    ticks(o.yDomain[0], o.yDomain[1], 5).forEach(function (v) {
+      el("line", { x1: mg.l - 4, x2: mg.l, y1: sy(v), y2: sy(v) }, g);
+      el("line", { x1: mg.l, x2: mg.l + this.pw, y1: sy(v), y2: sy(v), class: "grid" }, g);
+      el("text", { x: mg.l - 7, y: sy(v) + 4, "text-anchor": "end" }, g).textContent = fmt(v);
+    }, this);
+    el("text", { x: mg.l + this.pw / 2, y: sy(o.yDomain[0]) + 30, "text-anchor": "middle" }, g)
+      .textContent = "x";
+    el("text", { x: 12, y: mg.t + this.ph / 2, "text-anchor": "middle",
+      transform: "rotate(-90 12 " + (mg.t + this.ph / 2) + ")" }, g).textContent = "y";
+  };
+
+  Chart.prototype._legend = function () {
+    var g = el("g", { class: "legend" }, this.svg), x = this.mg.l + 8, y = this.mg.t + 8;
+    el("rect", { x: x - 4, y: y - 4, width: 214, height: 44, class: "legend-bg" }, g);
+    el("rect", { x: x, y: y + 2, width: 22, height: 10, fill: EXACT, "fill-opacity": 0.25 }, g);
+    el("line", { x1: x, x2: x + 22, y1: y + 7, y2: y + 7, stroke: EXACT, "stroke-width": 2 }, g);
+    el("text", { x: x + 28, y: y + 11 }, g).textContent = "exact PPD, mean and 95%";
+    [y + 22, y + 32].forEach(function (yy) {
+      el("line", { x1: x, x2: x + 22, y1: yy, y2: yy, stroke: NETWORK,
+        "stroke-dasharray": "3 3" }, g);
+    });
+    el("line", { x1: x, x2: x + 22, y1: y + 27, y2: y + 27, stroke: NETWORK,
+      "stroke-width": 2, "stroke-dasharray": "5 3" }, g);
+    el("text", { x: x + 28, y: y + 31 }, g).textContent = "network, mean and 95%";
+  };
+
+  function path(xs, ys, sx, sy) {
+    var d = "";
+    for (var i = 0; i < xs.length; i++) d += (i ? "L" : "M") + sx(xs[i]).toFixed(1) + "," +
+      sy(ys[i]).toFixed(1);
+    return d;
+  }
+
+  function bandPath(xs, lo, hi, sx, sy) {
+    var d = path(xs, hi, sx, sy);
+    for (var i = xs.length - 1; i >= 0; i--) d += "L" + sx(xs[i]).toFixed(1) + "," +
+      sy(lo[i]).toFixed(1);
+    return d + "Z";
+  }
+
+  function clear(g) {
+    while (g.firstChild) g.removeChild(g.firstChild);
+  }
+
+  /**
+   * Draw the exact side (or clear it with null): {x, mean, lower, upper, density?, yGrid?}.
+   */
+  Chart.prototype.drawExact = function (s) {
+    clear(this.gExact);
+    var ctx = this.canvas.getContext("2d");
+    if (!s) {
+      ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      return;
+    }
+    if (s.density) this._density(s.x, s.yGrid, s.density);
+    el("path", { d: bandPath(s.x, s.lower, s.upper, this.sx, this.sy), fill: EXACT,
+      "fill-opacity": 0.2, stroke: "none" }, this.gExact);
+    el("path", { d: path(s.x, s.mean, this.sx, this.sy), fill: "none", stroke: EXACT,
+      "stroke-width": 2.2 }, this.gExact);
+  };
+
+  /**
+   * The density as shading: one canvas pixel per (query, y grid) cell, stretched by CSS over
+   * the cells' extent (the browser interpolates between them).
+   */
+  Chart.prototype._density = function (xq, yGrid, dens) {
+    var nq = xq.length, ny = yGrid.length, cv = this.canvas;
+    if (cv.width !== nq || cv.height !== ny) {
+      cv.width = nq;
+      cv.height = ny;
+      var dx = (xq[nq - 1] - xq[0]) / (nq - 1), dy = (yGrid[ny - 1] - yGrid[0]) / (ny - 1);
+      var W = this.opts.width, H = this.opts.height;
+      var left = this.sx(xq[0] - dx / 2), right = this.sx(xq[nq - 1] + dx / 2);
+      var top = this.sy(yGrid[ny - 1] + dy / 2), bottom = this.sy(yGrid[0] - dy / 2);
+      var cs = cv.style;
+      cs.left = (100 * left) / W + "%";
+      cs.width = (100 * (right - left)) / W + "%";
+      cs.top = (100 * top) / H + "%";
+      cs.height = (100 * (bottom - top)) / H + "%";
+    }
+    var ctx = cv.getContext("2d"), img = ctx.createImageData(nq, ny), px = img.data;
+    var peak = 1 / (0.1 * Math.sqrt(2 * Math.PI));
+    for (var q = 0; q < nq; q++) {
+      for (var j = 0; j < ny; j++) {
+        var v = dens[q * ny + j] / peak;
+        var a = Math.min(1, Math.sqrt(Math.max(v, 0))) * 0.55;
+        var p = 4 * ((ny - 1 - j) * nq + q); // row 0 is the top: the largest y
+        px[p] = 31; px[p + 1] = 119; px[p + 2] = 180; px[p + 3] = Math.round(255 * a);
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+  };
+
+  /** Draw the network's side (or clear it with null): {x, mean, lower, upper}. */
+  Chart.prototype.drawNetwork = function (s) {
+    clear(this.gNet);
+    if (!s) return;
+    [s.lower, s.upper].forEach(function (edge) {
+      el("path", { d: path(s.x, edge, this.sx, this.sy), fill: "none", stroke: NETWORK,
+        "stroke-width": 1.3, "stroke-dasharray": "3 3" }, this.gNet);
+    }, this);
+    el("path", { d: path(s.x, s.mean, this.sx, this.sy), fill: "none", stroke: NETWORK,
+      "stroke-width": 2.2, "stroke-dasharray": "7 4" }, this.gNet);
+  };
+
+  /** Context points; `outside(x)` marks those outside the prior's x range (hollow). */
+  Chart.prototype.drawPoints = function (points, outside) {
+    clear(this.gPoints);
+    for (var i = 0; i < points.length; i++) {
+      var p = points[i], cx = this.sx(p.x), cy = this.sy(p.y);
+      var g = el("g", { class: "point" + (outside(p.x) ? " outside-point" : ""),
+        "data-index": i }, this.gPoints);
+      el("circle", { cx: cx, cy: cy, r: 10, class: "hit" }, g);
+      el("circle", { cx: cx, cy: cy, r: 4.5, class: "dot" }, g);
+    }
+  };
+
+  /** Client (mouse) coordinates -> data coordinates. */
+  Chart.prototype.toData = function (clientX, clientY) {
+    var pt = this.svg.createSVGPoint();
+    pt.x = clientX;
+    pt.y = clientY;
+    var p = pt.matrixTransform(this.svg.getScreenCTM().inverse());
+    var o = this.opts;
+    return {
+      x: o.xDomain[0] + ((p.x - this.mg.l) / this.pw) * (o.xDomain[1] - o.xDomain[0]),
+      y: o.yDomain[0] + (1 - (p.y - this.mg.t) / this.ph) * (o.yDomain[1] - o.yDomain[0]),
+      inside: p.x >= this.mg.l && p.x <= this.mg.l + this.pw && p.y >= this.mg.t &&
+        p.y <= this.mg.t + this.ph,
+    };
+  };
+
+  /** Data coordinates -> client coordinates (for tests and keyboard help). */
+  Chart.prototype.toClient = function (x, y) {
+    var pt = this.svg.createSVGPoint();
+    pt.x = this.sx(x);
+    pt.y = this.sy(y);
+    var p = pt.matrixTransform(this.svg.getScreenCTM());
+    return { x: p.x, y: p.y };
+  };
+
+  /**
+   * A bar panel for the posterior over latents: {label, values, probs}; numeric values on an
+   * x axis (e.g. p(c | D) over the change points), names as labelled bars (family masses).
+   */
+  function Bars(parent, width, height) {
+    var wrap = document.createElement("div");
+    wrap.className = "bayeslens-live-latents";
+    parent.appendChild(wrap);
+    this.W = width;
+    this.H = height;
+    this.svg = el("svg", { viewBox: "0 0 " + width + " " + height, role: "img" }, wrap);
+    this.g = el("g", {}, this.svg);
+  }
+
+  Bars.prototype.draw = function (lat, xDomain) {
+    clear(this.g);
+    if (!lat) return;
+    var W = this.W, H = this.H, l = 46, r = 12, t = 18, b = 22, g = this.g;
+    var pw = W - l - r, ph = H - t - b, n = lat.probs.length, top = 0, i;
+    for (i = 0; i < n; i++) top = Math.max(top, lat.probs[i]);
+    top = top > 0 ? top : 1;
+    var numeric = typeof lat.values[0] === "number";
+    var sx = numeric
+      ? function (v) { return l + ((v - xDomain[0]) / (xDomain[1] - xDomain[0])) * pw; }
+      : function (k) { return l + ((k + 0.5) / n) * pw; };
+    var bw = numeric ? Math.max(1, (0.8 * (sx(lat.values[n - 1]) - sx(lat.values[0]))) /
+      Math.max(n - 1, 1)) : (0.6 * pw) / n;
+    for (i = 0; i < n; i++) {
+      var x = numeric ? sx(lat.values[i]) : sx(i), hgt = (lat.probs[i] / top) * ph;
+      el("rect", { x: x - bw / 2, y: t + ph - hgt, width: bw, height: hgt, fill: EXACT }, g);
+      if (!numeric) {
+        el("text", { x: x, y: t + ph + 15, "text-anchor": "middle" }, g).textContent =
+          lat.values[i] + " " + (100 * lat.probs[i]).toFixed(1) + "%";
+      }
+    }
+    el("line", { x1: l, x2: l + pw, y1: t + ph, y2: t + ph, class: "axis" }, g);
+    if (numeric) {
+      ticks(xDomain[0], xDomain[1], 6).forEach(function (v) {
+        el("text", { x: sx(v), y: t + ph + 15, "text-anchor": "middle" }, g).textContent = fmt(v);
+      });
+    }
+    el("text", { x: l, y: 12 }, g).textContent = "exact posterior over the " + lat.label +
+      " (tallest bar: " + (100 * top).toFixed(1) + "%)";
+  };
+
+  var ns = (root.BayeslensLive = root.BayeslensLive || {});
+  ns.draw = { Chart: Chart, Bars: Bars, EXACT: EXACT, NETWORK: NETWORK };
+})(typeof self !== "undefined" ? self : globalThis);
