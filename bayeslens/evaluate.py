@@ -8,30 +8,44 @@ The one place where the exact side (:mod:`bayeslens.posterior`) and the network 
   can do in expectation (the PFN's expected loss is H(Y|X, D) + KL(PPD || PFN)), the gap is an
   estimate of the expected KL divergence and is >= 0 up to noise. Its standard error comes from
   the spread of the per-dataset gaps, which are independent.
+* :func:`gap_curve`: the gap of each snapshot of a training run on the same datasets.
 * :func:`mean_gap`: the PFN's predictive mean against the exact PPD mean on given inputs (each
   figure's context).
+* :func:`implied_family_weight`, :func:`network_family_weight`, :func:`network_switch_slope`:
+  a network has no family masses, so for a two-family mixture (E3: sines and lines) we ask
+  which weight w in [0, 1] best explains its mean as ``w * (family 0's PPD mean) + (1 - w) *
+  (family 1's PPD mean)``, by least squares over the queries. On the exact PPD mean this
+  gives back p(family 0 | D) exactly.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from bayeslens import ablations, paper
 from bayeslens.model import PFN
 from bayeslens.posterior import posterior
 
 __all__ = [
     "EvalSet",
+    "FamilyWeight",
     "GapResult",
     "MeanGap",
     "exact_nll",
+    "gap_curve",
     "gap_from_nlls",
+    "implied_family_weight",
     "mean_gap",
     "model_nll",
+    "network_family_weight",
+    "network_flatness",
+    "network_switch_slope",
     "nll_gap",
     "sample_eval_set",
 ]
@@ -219,3 +233,119 @@ def mean_gap(
     pred = model.mean(x_context, y_context, x_query).to(torch.float64)
     diff = (pred - exact).abs()
     return MeanGap(pred, exact, float(diff.max()), float(diff.pow(2).mean().sqrt()))
+
+
+@dataclass(frozen=True)
+class FamilyWeight:
+    """The family weight that best explains a predictive mean (two-family mixtures).
+
+    Attributes
+    ----------
+    weight : float
+        ``raw`` clipped to [0, 1]: the implied p(family 0 | D).
+    raw : float
+        The unconstrained least-squares weight (outside [0, 1] when the mean lies beyond
+        either family's).
+    residual_rms : float
+        RMS over the queries of ``mean - (w * family 0 + (1 - w) * family 1)`` at ``weight``:
+        how well two families explain the mean at all (0 for the exact PPD).
+    """
+
+    weight: float
+    raw: float
+    residual_rms: float
+
+
+def implied_family_weight(mean: Tensor, family_means: Tensor) -> FamilyWeight:
+    """Least-squares ``w`` with ``mean ~ w * family_means[0] + (1 - w) * family_means[1]``.
+
+    Parameters
+    ----------
+    mean : Tensor, shape (n_query,)
+    family_means : Tensor, shape (2, n_query)
+        E.g. ``bayeslens.ablations.family_means``.
+    """
+    mean = torch.as_tensor(mean, dtype=torch.float64)
+    fm = torch.as_tensor(family_means, dtype=torch.float64)
+    if fm.ndim != 2 or fm.shape[0] != 2 or mean.shape != fm.shape[1:]:
+        raise ValueError(
+            f"need mean (n_query,) and family_means (2, n_query), got {tuple(mean.shape)} "
+            f"and {tuple(fm.shape)}"
+        )
+    d = fm[0] - fm[1]  # (n_query,)
+    dd = float(d @ d)
+    if dd <= 1e-24 * max(1, mean.numel()):
+        raise ValueError("the two family means coincide: no weight is identifiable")
+    raw = float((mean - fm[1]) @ d) / dd
+    w = min(1.0, max(0.0, raw))
+    resid = mean - (w * fm[0] + (1 - w) * fm[1])
+    return FamilyWeight(w, raw, float(resid.pow(2).mean().sqrt()))
+
+
+def network_family_weight(
+    model: PFN, prior: Any, x_context: Tensor, y_context: Tensor, x_query: Tensor
+) -> FamilyWeight:
+    """:func:`implied_family_weight` of the PFN's predictive mean (a two-family mixture prior).
+
+    Parameters
+    ----------
+    x_context, y_context : Tensor, shape (n_context,)
+    x_query : Tensor, shape (n_query,)
+    """
+    fm = ablations.family_means(prior, x_context, y_context, x_query)
+    with torch.no_grad():
+        pred = model.mean(x_context, y_context, x_query).to(torch.float64)
+    return implied_family_weight(pred, fm)
+
+
+def network_switch_slope(
+    model: PFN, prior: Any, x_query: Tensor, lo: float = 0.21, hi: float = 0.28, *,
+    n: int = 10, amplitude: float = 0.2, tol: float = 1e-5,
+) -> float | None:
+    """The slope at which the PFN's implied family weight on the sloped sine crosses 1/2.
+
+    The network's counterpart of ``bayeslens.ablations.switch_slope``, from the
+    unclipped weight (continuous in the slope). None if it does not cross 1/2 in [lo, hi].
+    """
+
+    def centred(slope: float) -> float:
+        x, y = paper.sloped_sine(slope, amplitude, n)
+        return network_family_weight(model, prior, x, y, x_query).raw - 0.5
+
+    return ablations.find_crossing(centred, lo, hi, tol=tol)
+
+
+@torch.no_grad()
+def network_flatness(
+    model: PFN, frequencies: Any, n: int, x_query: Tensor, amplitude: float = 0.2
+) -> Tensor:
+    """Largest ``|PFN mean|`` over ``x_query`` for each context ``amplitude sin(k x)``.
+
+    The network's counterpart of ``bayeslens.ablations.flatness``: shape (n_freq,).
+    """
+    out = [
+        model.mean(*ablations.frequency_context(k, n, amplitude), x_query).abs().max()
+        for k in frequencies
+    ]
+    return torch.stack(out).to(torch.float64) if out else torch.empty(0, dtype=torch.float64)
+
+
+def gap_curve(models: Mapping[int, PFN], data: EvalSet, exact: Tensor) -> dict[int, GapResult]:
+    """The NLL gap of each model, keyed by training step, all on the same datasets.
+
+    Parameters
+    ----------
+    models : mapping of int to PFN
+        E.g. ``TrainResult.snapshots`` (and the untrained model at step 0).
+    data : EvalSet
+    exact : Tensor, shape (n_datasets,)
+        :func:`exact_nll` of ``data``, computed once for every model.
+
+    Returns
+    -------
+    dict of int to GapResult
+        In order of step. Paired: every model sees the same datasets.
+    """
+    n_points = int(data.x.shape[1])
+    return {step: gap_from_nlls(model_nll(m, data), exact, n_points)
+            for step, m in sorted(models.items())}

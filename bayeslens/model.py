@@ -103,8 +103,8 @@ class PFNConfig:
     def from_dict(cls, d: dict[str, Any]) -> PFNConfig:
         """Inverse of ``to_dict``; unknown or missing fields raise ValueError.
 
-        Fields added after the first shipped models (:data:`ADDED_FIELDS`) may be missing:
-        they take their defaults, which reproduce the older architecture exactly.
+        Fields added after the first shipped models (``ADDED_FIELDS``) may be missing: they
+        take their defaults, which reproduce the older architecture exactly.
         """
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names

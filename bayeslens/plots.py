@@ -12,25 +12,39 @@ points are black.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 __all__ = [
     "COLORS",
+    "FAMILY_COLORS",
     "Band",
+    "LiveLossCurve",
     "draw_band",
     "draw_coin_convergence",
     "draw_coin_weights",
     "draw_context",
+    "draw_dataset",
+    "draw_family_curve",
+    "draw_family_masses",
+    "draw_family_mix",
+    "draw_fit_by_size",
+    "draw_flatness",
+    "draw_gap_curve",
     "draw_kl_curves",
     "draw_latent_weights",
+    "draw_loss_curve",
+    "draw_phase_sum",
+    "draw_phase_weights",
     "draw_predictive",
     "draw_seed_predictions",
     "draw_spread",
     "draw_tabular_fit",
+    "figure_legend",
 ]
 
 COLORS = {
@@ -41,6 +55,9 @@ COLORS = {
     "truth": "0.45",
     "context": "black",
 }
+
+FAMILY_COLORS = ("C4", "C8")
+"""Colours of a mixture's families, in the prior's order (E3: sines purple, lines olive)."""
 
 ArrayLike = npt.ArrayLike
 
@@ -334,3 +351,438 @@ def draw_spread(
     ax.set_ylabel("seeds")
     ax.legend(fontsize="small")
     return ax
+
+
+def figure_legend(
+    fig: Figure, axes: Sequence[Axes] | np.ndarray, *, ncols: int = 3
+) -> None:
+    """One legend for a row of panels, below them; the panels' own legends are removed.
+
+    The entries are those of the panel with the most, so small panels keep their data in view.
+    """
+    flat = list(np.ravel(np.asarray(axes, dtype=object)))
+    best = max(flat, key=lambda ax: len(ax.get_legend_handles_labels()[0]))
+    handles, labels = best.get_legend_handles_labels()
+    for ax in flat:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize="medium",
+               frameon=False)
+
+
+# --------------------------------------------------------------------------------------------
+# E2: sines of one frequency
+# --------------------------------------------------------------------------------------------
+
+
+def draw_phase_weights(
+    ax: Axes, phi: ArrayLike, weights: ArrayLike, *, title: str | None = None
+) -> Axes:
+    """Posterior weight of each phase: a stem per phase ``phi`` (n_latents,) in [0, 1]."""
+    p, w = _np(phi), _np(weights)
+    ax.vlines(p, 0, w, color=COLORS["exact"], lw=1.8)  # one collection: fast in explorers
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(0, max(1e-12, float(w.max())) * 1.15)
+    ax.set_xlabel("phase φ")
+    ax.set_ylabel("p(φ | context)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_phase_sum(
+    ax: Axes, phi: ArrayLike, weights: ArrayLike, *, title: str | None = None
+) -> Axes:
+    """The phases as spokes on the unit circle (length ~ weight) and their weighted sum R.
+
+    Phase φ sits at angle 2 pi φ; opposite spokes are sines of opposite sign. The arrow is
+    ``R = sum p(φ | D) exp(2 pi i φ)``; the PPD mean is a sine of amplitude ``A |R|``.
+    """
+    p, w = _np(phi), _np(weights)
+    angle = 2 * np.pi * p
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(np.cos(t), np.sin(t), color="0.75", lw=1)
+    length = 1 + 0.5 * w / max(1e-300, float(w.max()))
+    for a, r in zip(angle, length, strict=True):
+        ax.plot([np.cos(a), r * np.cos(a)], [np.sin(a), r * np.sin(a)],
+                color=COLORS["exact"], lw=1.5)
+    r = complex(float(np.sum(w * np.cos(angle))), float(np.sum(w * np.sin(angle))))
+    ax.annotate("", xy=(r.real, r.imag), xytext=(0, 0),
+                arrowprops={"arrowstyle": "-|>", "color": COLORS["context"], "lw": 2})
+    ax.plot([0], [0], "o", color=COLORS["context"], ms=3)
+    ax.text(0.0, -1.55, f"|R| = {abs(r):.3f}", ha="center", va="bottom")
+    ax.set_xlim(-1.6, 1.6)
+    ax.set_ylim(-1.6, 1.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("φ = 0 right, ½ left", fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_flatness(
+    ax: Axes,
+    frequencies: ArrayLike,
+    exact: Mapping[str, ArrayLike],
+    network: Mapping[str, ArrayLike] | None = None,
+    *,
+    prior_frequency: float = 3 * np.pi,
+    amplitude: float = 0.2,
+) -> Axes:
+    """Largest absolute PPD mean over x against the context's frequency (in units of pi).
+
+    Parameters
+    ----------
+    frequencies : array-like, shape (n_freq,)
+        In radians per unit x; drawn as multiples of pi.
+    exact, network : mapping of label to array-like, shape (n_freq,)
+        One curve each, e.g. ``{"exact, 20 points": ...}``; network curves are dashed.
+    """
+    f = _np(frequencies) / np.pi
+    for (label, v), ls in zip(exact.items(), ["-", ":", "-."], strict=False):
+        ax.plot(f, _np(v), color=COLORS["exact"], ls=ls, lw=2, label=label)
+    dashes: list[Any] = ["--", (0, (1, 1))]
+    for (label, v), ls in zip((network or {}).items(), dashes, strict=False):
+        ax.plot(f, _np(v), color=COLORS["network"], ls=ls, lw=2, label=label)
+    ax.axvline(prior_frequency / np.pi, color=COLORS["truth"], lw=1)
+    ax.axhline(amplitude, color=COLORS["truth"], ls=":", lw=1)
+    ax.set_xlabel("frequency of the context's sine / π")
+    ax.set_ylabel("max |mean| over x")
+    ax.set_ylim(-0.01, amplitude * 1.2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# E3: families of latents
+# --------------------------------------------------------------------------------------------
+
+
+def draw_family_masses(
+    ax: Axes,
+    masses: Mapping[str, ArrayLike],
+    *,
+    names: Sequence[str] = ("sines", "lines"),
+    title: str | None = None,
+    xlabel: str | None = "family mass",
+) -> Axes:
+    """Stacked horizontal bars of family masses, one bar per entry, first entry on top.
+
+    Each segment is labelled with its family's name and mass where it is wide enough.
+
+    Parameters
+    ----------
+    masses : mapping of label to array-like, shape (n_families,)
+        E.g. ``{"exact": p(family | D), "PFN": (w, 1 - w)}``; each sums to 1.
+    """
+    rows = list(masses.items())
+    y = np.arange(len(rows))[::-1]
+    for yi, (_label, m) in zip(y, rows, strict=True):
+        left = 0.0
+        for k, v in enumerate(_np(m)):
+            color = FAMILY_COLORS[k % len(FAMILY_COLORS)]
+            ax.barh(yi, v, left=left, color=color, height=0.7)
+            text = f"{names[k]} {v:.2f}" if v >= 0.4 else f"{v:.2f}" if v >= 0.15 else ""
+            ax.text(left + v / 2, yi, text, ha="center", va="center", fontsize="small",
+                    color="white" if k % len(FAMILY_COLORS) == 0 else "black")
+            left += v
+    ax.set_yticks(y, [label for label, _ in rows])
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.5, len(rows) - 0.5)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_family_mix(
+    ax: Axes,
+    x_query: ArrayLike,
+    family_means: ArrayLike,
+    weights: ArrayLike,
+    *,
+    names: Sequence[str] = ("sines", "lines"),
+    network: ArrayLike | None = None,
+    x_context: ArrayLike | None = None,
+    y_context: ArrayLike | None = None,
+    truth: ArrayLike | None = None,
+    title: str | None = None,
+) -> Axes:
+    """A mixture's PPD mean as the weighted sum of its families' own means.
+
+    Parameters
+    ----------
+    x_query : array-like, shape (n_query,)
+    family_means : array-like, shape (n_families, n_query)
+        Each family's PPD mean (``bayeslens.ablations.family_means``).
+    weights : array-like, shape (n_families,)
+        p(family | D); the exact PPD mean is ``weights @ family_means``.
+    network : array-like, shape (n_query,), optional
+        The network's mean, dashed.
+    """
+    x, fm, w = _np(x_query), _np(family_means), _np(weights)
+    if truth is not None:
+        ax.plot(x, _np(truth), color=COLORS["truth"], ls="--", lw=1.5, label="truth")
+    for k, (m, wk) in enumerate(zip(fm, w, strict=True)):
+        ax.plot(x, m, color=FAMILY_COLORS[k % len(FAMILY_COLORS)], lw=1.5, ls="-.",
+                label=f"{names[k]} alone (weight {wk:.2f})")
+    ax.plot(x, w @ fm, color=COLORS["exact"], lw=2.5, label="exact PPD mean")
+    if network is not None:
+        ax.plot(x, _np(network), color=COLORS["network"], lw=2, ls="--", label="network mean")
+    if x_context is not None and y_context is not None:
+        draw_context(ax, x_context, y_context)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    return ax
+
+
+def draw_family_curve(
+    ax: Axes,
+    values: ArrayLike,
+    exact: ArrayLike,
+    network: ArrayLike | None = None,
+    *,
+    xlabel: str,
+    family: str = "sines",
+    switch_exact: float | None = None,
+    switch_network: float | None = None,
+    log_x: bool = False,
+    network_label: str = "network",
+) -> Axes:
+    """p(family | D) against a context setting (slope, points), exact and network-implied.
+
+    Parameters
+    ----------
+    values, exact : array-like, shape (n,)
+        The settings and the exact posterior mass of ``family``.
+    network : array-like, shape (n,), optional
+        The network's implied weight (:func:`bayeslens.evaluate.network_family_weight`).
+    switch_exact, switch_network : float, optional
+        Where each crosses 1/2, drawn as vertical lines.
+    """
+    x = _np(values)
+    ax.plot(x, _np(exact), "o-", color=COLORS["exact"], lw=2, ms=4,
+            label=f"exact p({family} | D)")
+    if network is not None:
+        ax.plot(x, _np(network), "s--", color=COLORS["network"], lw=2, ms=4,
+                label=f"{network_label}, implied weight")
+    ax.axhline(0.5, color="0.6", lw=1)
+    if switch_exact is not None:
+        ax.axvline(switch_exact, color=COLORS["exact"], lw=1,
+                   label=f"exact switch {switch_exact:.4f}")
+    if switch_network is not None:
+        ax.axvline(switch_network, color=COLORS["network"], lw=1, ls="--",
+                   label=f"{network_label} switch {switch_network:.4f}")
+    if log_x:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"weight of the {family}")
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
+
+
+def draw_fit_by_size(
+    ax: Axes,
+    sizes: ArrayLike,
+    rms: Mapping[str, ArrayLike],
+    *,
+    references: Mapping[str, ArrayLike] | None = None,
+) -> Axes:
+    """RMS error of predictive means to the true function against context size (log x).
+
+    Parameters
+    ----------
+    sizes : array-like, shape (n_sizes,)
+    rms : mapping of label to array-like, shape (n_sizes,)
+        A label containing "network" or "PFN" is drawn dashed orange, others solid blue.
+    references : mapping of label to array-like, shape (n_sizes,), optional
+        Dotted lines in the family colours, e.g. the RMS of each family's fit alone.
+    """
+    n = _np(sizes)
+    for label, v in rms.items():
+        net = "network" in label or "PFN" in label
+        ax.plot(n, _np(v), "s--" if net else "o-", lw=2, ms=4, label=label,
+                color=COLORS["network"] if net else COLORS["exact"])
+    for (label, v), color in zip((references or {}).items(), FAMILY_COLORS, strict=False):
+        ax.plot(n, _np(v), ":", color=color, lw=1.5, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(n, [f"{v:g}" for v in n])
+    ax.set_xlabel("context points")
+    ax.set_ylabel("RMS of mean − truth")
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Training a PFN
+# --------------------------------------------------------------------------------------------
+
+
+def draw_dataset(
+    ax: Axes,
+    x_context: ArrayLike,
+    y_context: ArrayLike,
+    x_query: ArrayLike,
+    y_query: ArrayLike,
+    *,
+    x_truth: ArrayLike | None = None,
+    truth: ArrayLike | None = None,
+    title: str | None = None,
+) -> Axes:
+    """One training dataset: context (black dots), queries (hollow: what the loss scores).
+
+    Parameters
+    ----------
+    x_context, y_context : array-like, shape (n_context,)
+    x_query, y_query : array-like, shape (n_query,)
+    x_truth, truth : array-like, shape (n_grid,), optional
+        The latent function that generated the dataset, drawn dashed.
+    """
+    if x_truth is not None and truth is not None:
+        ax.plot(_np(x_truth), _np(truth), color=COLORS["truth"], ls="--", lw=1.2,
+                label="latent m(x)")
+    draw_context(ax, x_context, y_context)
+    ax.scatter(_np(x_query), _np(y_query), s=18, facecolors="none",
+               edgecolors=COLORS["context"], linewidths=0.8, label="queries")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return ax
+
+
+def draw_loss_curve(
+    ax: Axes,
+    losses: ArrayLike,
+    *,
+    floor: float | None = None,
+    window: int = 50,
+    xmax: int | None = None,
+) -> Axes:
+    """Training loss against steps: each step (faint), the mean of ``window`` steps, and
+    ``floor``, the exact PPD's loss on fresh prior data (no predictor beats it on average).
+
+    Parameters
+    ----------
+    losses : array-like, shape (n_steps,)
+        Loss of step 1, 2, ...
+    xmax : int, optional
+        The run's length, so that the axis stays put while a live curve grows.
+    """
+    y = _np(losses)
+    steps = np.arange(1, len(y) + 1)
+    ax.plot(steps, y, color=COLORS["network"], alpha=0.3, lw=0.7, label="loss of each step")
+    w = min(window, len(y))
+    if w >= 1:
+        smooth = np.convolve(y, np.ones(w) / w, mode="valid")  # steps w .. n
+        ax.plot(steps[w - 1:], smooth, color=COLORS["network"], lw=2,
+                label=f"mean of {w} steps")
+    if floor is not None:
+        ax.axhline(floor, color=COLORS["exact"], lw=1.5, label="exact PPD (the floor)")
+    if xmax is not None:
+        ax.set_xlim(0, xmax)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("NLL per query [nats]")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def draw_gap_curve(
+    ax: Axes,
+    steps: ArrayLike,
+    gap: ArrayLike,
+    se: ArrayLike | None = None,
+    *,
+    label: str,
+    color: str | None = None,
+    marker: str = "o",
+) -> Axes:
+    """NLL gap to the exact PPD against training steps, log-log, with standard errors.
+
+    Points with step 0 or a gap <= 0 cannot sit on log axes and are left out.
+
+    Parameters
+    ----------
+    steps, gap, se : array-like, shape (n_snapshots,)
+    """
+    s, g = _np(steps), _np(gap)
+    keep = (s > 0) & (g > 0)
+    yerr = None if se is None else _np(se)[keep]
+    ax.errorbar(s[keep], g[keep], yerr=yerr, marker=marker, ms=4, capsize=3, lw=1.5,
+                color=color or COLORS["network"], label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("NLL gap to the exact PPD\n[nats per query]")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+class LiveLossCurve:
+    """A training callback that redraws :func:`draw_loss_curve` in place as a run goes.
+
+    Pass it as ``train(..., callback=LiveLossCurve(steps))``. Every ``every`` steps (and at
+    the last) it redraws its own figure and updates that figure's one output in the
+    notebook, so a running kernel shows the curve growing and a stored notebook keeps the
+    final curve. Outside IPython nothing is shown.
+
+    Parameters
+    ----------
+    steps : int
+        The run's length (the x axis).
+    every : int, optional
+        Steps between redraws (default: a tenth of the run; each redraw costs a fraction of a
+        second).
+    floor : float, optional
+        The exact PPD's loss, drawn as a line.
+    window : int, optional
+        Steps in the running mean (default: an eighth of the run, at least 10).
+    """
+
+    def __init__(
+        self,
+        steps: int,
+        *,
+        every: int | None = None,
+        floor: float | None = None,
+        window: int | None = None,
+        figsize: tuple[float, float] = (7.0, 3.0),
+    ) -> None:
+        self.steps = steps
+        self.every = every or max(1, steps // 10)
+        self.floor = floor
+        self.window = window or max(10, steps // 8)
+        self.losses: list[float] = []
+        self.figure = Figure(figsize=figsize, layout="constrained")
+        self.ax = self.figure.subplots()
+        self._handle: Any = None
+
+    def __call__(self, info: Any) -> None:
+        """Record ``info.loss`` (a :class:`bayeslens.train.StepInfo`); redraw when due."""
+        self.losses.append(float(info.loss))
+        if info.step % self.every == 0 or info.step == self.steps:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the curve so far and show it (the first time) or update it."""
+        self.ax.clear()
+        draw_loss_curve(self.ax, self.losses, floor=self.floor, window=self.window,
+                        xmax=self.steps)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:
+            return
+        if self._handle is None:
+            self._handle = display(self.figure, display_id=True)
+        else:
+            self._handle.update(self.figure)

@@ -11,10 +11,23 @@ another initialises the network, a third draws every batch. With a ``workdir`` t
 a resumable state (model, Adam moments, data generator, losses; safetensors + JSON, never
 pickle) every ``checkpoint_every`` steps and resumes from it when started again.
 
+Several processes (``torchrun``, one machine or many): whenever a ``torch.distributed``
+process group is initialised, :func:`train` wraps the network in PyTorch's
+``DistributedDataParallel``. The model starts from the same seeded weights on every process
+(rank); each rank draws its own batches from a data generator seeded with
+``data_seed(seed, rank)``, so a step sees ``world_size * batch_size`` fresh datasets;
+the gradients are averaged across ranks, and so is the logged loss. Rank 0 alone shows
+progress and writes files; at each checkpoint it also stores every rank's data-generator state,
+and on resume each rank reads the state and takes its own. The command line joins the process
+group that ``torchrun`` describes in its environment variables: NCCL with one GPU per local
+rank when CUDA is present, else gloo on the CPU. A single process is unchanged: rank 0's data
+generator is the single-process one.
+
 Command line (``bayeslens-train`` or ``python -m bayeslens.train``)::
 
     python -m bayeslens.train --preset steps            # the shipped model's recipe
     python -m bayeslens.train --prior sines_e2 --steps 2000 --lr 1e-3 --out runs/sines
+    torchrun --nproc_per_node 4 -m bayeslens.train --preset sines   # 4 GPUs of one machine
 """
 
 from __future__ import annotations
@@ -32,14 +45,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from bayeslens import checkpoints, paper
 from bayeslens.bar_distribution import borders_from_prior
 from bayeslens.model import PFN, PFNConfig
+from bayeslens.priors import CoinPrior
 
 __all__ = [
     "PRESETS",
@@ -48,9 +64,13 @@ __all__ = [
     "StepInfo",
     "TrainConfig",
     "TrainResult",
+    "data_seed",
     "loss_fn",
     "main",
+    "resolve_device",
+    "run_flops",
     "sample_batch",
+    "step_flops",
     "train",
 ]
 
@@ -64,7 +84,8 @@ class TrainConfig:
     Attributes
     ----------
     steps, batch_size, lr
-        Optimiser steps, datasets per step, peak Adam learning rate.
+        Optimiser steps, datasets per step (per process under ``torchrun``), peak Adam
+        learning rate.
     warmup_steps : int
         Linear warm-up from 0 to ``lr``; then cosine decay to ``min_lr_ratio * lr``.
     n_points : int
@@ -150,6 +171,51 @@ def loss_fn(model: PFN, logits: Tensor, y_query: Tensor) -> Tensor:
                            y_query.reshape(-1).long())
 
 
+def data_seed(seed: int, rank: int = 0) -> int:
+    """Seed of process ``rank``'s data generator: ``seed + 2 + 7919 * rank``.
+
+    Rank 0 (and a single process) uses ``seed + 2``; the network's initial weights use
+    ``seed`` and the bucket borders ``seed + 1`` on every rank. torch's CPU generator keeps
+    32 bits of a seed, so the ranks' seeds stay small and distinct.
+    """
+    return seed + 2 + 7919 * rank
+
+
+def step_flops(cfg: PFNConfig, batch: int, n_context: int, n_query: int) -> float:
+    """Analytic FLOPs of one training step (forward x 3), matmuls and attention only.
+
+    Counts what :class:`~bayeslens.model.PFN` computes: keys and values from the context
+    tokens only (plus any sink tokens), scores against those, and in the last layer the
+    queries' outputs only. ``benchmarks/bench_train.py`` counts the same for its GFLOP/s.
+    """
+    d, f = cfg.d_model, cfg.d_ff
+    keys = n_context + cfg.n_sink_tokens  # sink tokens are keys like the context
+    n = keys + n_query
+
+    def layer(m: int) -> float:
+        """A layer computing outputs for `m` tokens."""
+        return (2 * m * d * d  # queries
+                + 2 * keys * d * 2 * d  # keys and values
+                + 2 * 2 * m * keys * d  # scores and weighted values
+                + 2 * m * d * d  # output projection
+                + 2 * 2 * m * d * f)  # feed-forward
+
+    encoder = (cfg.n_layers - 1) * layer(n) + layer(n_query)
+    hidden = cfg.head_hidden
+    head = (2 * n_query * (d * hidden + hidden * cfg.n_outputs) if hidden
+            else 2 * n_query * d * cfg.n_outputs)
+    return 3.0 * batch * (encoder + head)
+
+
+def run_flops(model_config: PFNConfig, train_config: TrainConfig) -> float:
+    """Analytic FLOPs of a whole run on one process: :func:`step_flops` per step, averaged
+    over the context sizes 1 .. n_points - 1 that the steps draw uniformly."""
+    n = train_config.n_points
+    per_step = sum(step_flops(model_config, train_config.batch_size, k, n - k)
+                   for k in range(1, n)) / (n - 1)
+    return per_step * train_config.steps
+
+
 @dataclass
 class StepInfo:
     """What a callback sees after each optimiser step."""
@@ -165,29 +231,140 @@ class StepInfo:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns: the model, its training history and its snapshots.
+
+    ``losses[i]``, ``lrs[i]`` and ``elapsed[i]`` belong to step ``i + 1``.
+    """
+
     model: PFN
     losses: list[float]
+    """The training loss of every step (averaged over the ranks under ``torchrun``)."""
     seconds: float
+    """Wall time of the training, including earlier runs this one resumed."""
     final_loss: float
     """Mean loss over the last 5% of steps (at least the last step)."""
     config: TrainConfig
     model_config: PFNConfig
     extra: dict[str, Any] = field(default_factory=dict)
+    """The device (``"device"``) and the number of processes (``"world_size"``)."""
+    lrs: list[float] = field(default_factory=list)
+    """The learning rate of every step."""
+    elapsed: list[float] = field(default_factory=list)
+    """Seconds of training after every step (NaN for steps of a resumed state that did not
+    record them)."""
+    snapshots: dict[int, PFN] = field(default_factory=dict)
+    """The model after each of ``snapshot_steps``: CPU copies in eval mode."""
 
 
-def _device() -> torch.device:
-    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+# ------------------------------------------------------------------------- checks, devices
+
+
+def _distributed() -> tuple[bool, int, int]:
+    """(whether a process group is initialised, rank, world size)."""
+    if dist.is_available() and dist.is_initialized():
+        return True, dist.get_rank(), dist.get_world_size()
+    return False, 0, 1
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``device`` checked, or the default.
+
+    The default is CUDA when available (under ``torchrun``, the GPU of the local rank), else
+    the CPU. An unknown device, or CUDA/MPS where there is none, raises ValueError.
+    """
+    if device is None:
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        if _distributed()[0]:
+            local = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
+            return torch.device("cuda", local % torch.cuda.device_count())
+        return torch.device("cuda")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}"
+        ) from err
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}, but CUDA is not available here")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r}, but there are {torch.cuda.device_count()} CUDA devices"
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r}, but MPS is not available here")
+    return dev
+
+
+def _check_train_args(
+    prior: Any, model_config: Any, train_config: Any, snapshot_steps: Sequence[int]
+) -> None:
+    """Every bad setting of :func:`train`, before any work."""
+    if not callable(getattr(prior, "sample", None)):
+        raise ValueError(
+            "prior must have a sample(batch_size, n_points, generator) method (a prior "
+            f"from bayeslens.priors or bayeslens.paper), got {type(prior).__name__}"
+        )
+    if not isinstance(model_config, PFNConfig) or not isinstance(train_config, TrainConfig):
+        raise ValueError("model_config must be a PFNConfig and train_config a TrainConfig")
+    if train_config.n_points - 1 > model_config.max_context:
+        raise ValueError(
+            f"train_config.n_points={train_config.n_points} gives contexts of up to "
+            f"{train_config.n_points - 1} points, more than max_context={model_config.max_context}"
+        )
+    if isinstance(prior, CoinPrior) == model_config.is_regression:
+        raise ValueError(
+            f"model_config.n_classes={model_config.n_classes} does not fit the prior "
+            f"{type(prior).__name__}: the coin needs n_classes=2, regression priors 0"
+        )
+    bad = [s for s in snapshot_steps
+           if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= train_config.steps]
+    if bad:
+        raise ValueError(
+            f"snapshot_steps must be ints in 1 .. steps={train_config.steps}, got {bad}"
+        )
+
+
+def _autocast(dev: torch.device) -> Any:
+    """bf16 autocast on GPUs that compute in bf16 natively (compute capability 8+), else none."""
+    if dev.type == "cuda" and torch.cuda.get_device_capability(dev)[0] >= 8:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------- resumable state
 
 
 def _state_paths(workdir: Path) -> tuple[Path, Path]:
     return workdir / "state.safetensors", workdir / "state.json"
 
 
+def _generator_key(rank: int) -> str:
+    """Rank 0's key is the single-process one, so one-process states read as before."""
+    return "data_generator" if rank == 0 else f"data_generator.rank{rank}"
+
+
+def _gather_generator_states(data_gen: torch.Generator, dev: torch.device) -> list[Tensor]:
+    """Every rank's data-generator state (uint8 tensors), on every rank."""
+    _, _, world = _distributed()
+    state = data_gen.get_state()
+    if world == 1:
+        return [state]
+    comm = dev if dist.get_backend() == "nccl" else torch.device("cpu")
+    mine = state.to(comm)
+    states = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(states, mine)
+    return [s.cpu() for s in states]
+
+
 def _save_state(
     workdir: Path, step: int, model: PFN, opt: torch.optim.Optimizer,
-    data_gen: torch.Generator, losses: list[float], meta: dict[str, Any],
+    generator_states: list[Tensor], losses: list[float], elapsed: list[float],
+    meta: dict[str, Any],
 ) -> None:
-    """Resumable state: model, Adam moments, data generator state; safetensors + JSON."""
+    """Resumable state: model, Adam moments, each rank's data generator; safetensors + JSON."""
     tensors: dict[str, Tensor] = {f"model.{k}": v.detach().cpu().contiguous()
                                   for k, v in model.state_dict().items()}
     params = list(model.parameters())
@@ -196,19 +373,24 @@ def _save_state(
         for k in ("exp_avg", "exp_avg_sq"):
             if k in st:
                 tensors[f"opt.{i}.{k}"] = st[k].detach().cpu().contiguous()
-    tensors["data_generator"] = data_gen.get_state()
+    for rank, state in enumerate(generator_states):
+        tensors[_generator_key(rank)] = state
     tensors["losses"] = torch.tensor(losses, dtype=torch.float64)
+    tensors["elapsed"] = torch.tensor(elapsed, dtype=torch.float64)
     st_path, js_path = _state_paths(workdir)
     save_file(tensors, str(st_path) + ".tmp")
     os.replace(str(st_path) + ".tmp", st_path)
-    js_path.with_suffix(".tmp").write_text(json.dumps({**meta, "step": step}, indent=1))
+    card = {**meta, "step": step, "world_size": len(generator_states)}
+    js_path.with_suffix(".tmp").write_text(json.dumps(card, indent=1))
     os.replace(js_path.with_suffix(".tmp"), js_path)
 
 
 def _load_state(
     workdir: Path, model: PFN, opt: torch.optim.Optimizer, data_gen: torch.Generator,
     meta: dict[str, Any],
-) -> tuple[int, list[float]]:
+) -> tuple[int, list[float], list[float]]:
+    """Restore a state into the model, optimiser and this rank's data generator."""
+    _, rank, world = _distributed()
     st_path, js_path = _state_paths(workdir)
     saved = json.loads(js_path.read_text())
     for key in ("model_config", "train_config", "prior"):
@@ -217,6 +399,11 @@ def _load_state(
                 f"cannot resume from {workdir}: its {key} differs from this run's "
                 f"({saved.get(key)} vs {meta[key]}); use another workdir or resume=False"
             )
+    if saved.get("world_size", 1) != world:
+        raise ValueError(
+            f"cannot resume from {workdir}: it was written by {saved.get('world_size', 1)} "
+            f"processes, this run has {world}; use as many or another workdir"
+        )
     tensors = load_file(str(st_path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     device = next(model.parameters()).device
@@ -228,9 +415,27 @@ def _load_state(
                 "exp_avg": tensors[f"opt.{i}.exp_avg"].to(device),
                 "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"].to(device),
             }
-    data_gen.set_state(tensors["data_generator"])
+    data_gen.set_state(tensors[_generator_key(rank)])
     meta["seconds_before"] = float(saved.get("seconds", 0.0))
-    return step, tensors["losses"].tolist()
+    losses = tensors["losses"].tolist()
+    elapsed = (tensors["elapsed"].tolist() if "elapsed" in tensors
+               else [math.nan] * len(losses))
+    return step, losses, elapsed
+
+
+def _check_same_step(step: int, dev: torch.device) -> None:
+    """Under torchrun: every rank must resume from the same step (a shared workdir)."""
+    on, _, _ = _distributed()
+    if not on:
+        return
+    comm = dev if dist.get_backend() == "nccl" else torch.device("cpu")
+    t = torch.tensor([step, -step], dtype=torch.int64, device=comm)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    if int(t[0]) != -int(t[1]):
+        raise ValueError(
+            f"the ranks found states of different steps (from {-int(t[1])} to {int(t[0])}): "
+            "the workdir must be one directory that every node sees"
+        )
 
 
 def build_model(prior: Any, model_config: PFNConfig, train_config: TrainConfig) -> PFN:
@@ -245,6 +450,32 @@ def build_model(prior: Any, model_config: PFNConfig, train_config: TrainConfig) 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(train_config.seed)
         return PFN(model_config, borders)
+
+
+def _cpu_copy(model: PFN) -> PFN:
+    """An eval-mode copy of ``model`` on the CPU (the global RNG is left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        borders = model.bar.borders.detach().cpu() if model.bar is not None else None
+        copy = PFN(model.config, borders)
+    copy.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    return copy.eval()
+
+
+class _BatchLoss(nn.Module):
+    """The training objective as a module, so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: PFN, autocast: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.autocast = autocast
+
+    def forward(self, xc: Tensor, yc: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
+        with self.autocast:
+            logits = self.model.logits_unchecked(xc, yc, xq)
+        return loss_fn(self.model, logits, yq)
+
+
+# --------------------------------------------------------------------------------- train
 
 
 def train(
@@ -274,13 +505,17 @@ def train(
     resume : bool
         Continue from ``workdir``'s state if there is one (its configs must match).
     callback : callable, optional
-        Called with a :class:`StepInfo` after every step (loss curves, snapshots).
+        Called with a :class:`StepInfo` after every step (on every rank under ``torchrun``).
     progress : bool
-        Show a tqdm bar with the running loss.
+        Show a tqdm bar with the running loss (rank 0 only).
     device : optional
-        Defaults to CUDA when available (with bf16 autocast), else the CPU.
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; the default is
+        ``resolve_device()``'s. On GPUs with native bf16 the forward pass runs under bf16
+        autocast.
     snapshot_steps : sequence of int
-        Steps after which the model is saved to ``workdir/snapshots/step_XXXXXXX``.
+        Steps (in 1 .. ``steps``) after which a copy of the model is kept in
+        ``TrainResult.snapshots``, and, with a ``workdir``, saved to
+        ``workdir/snapshots/step_XXXXXXX``.
     compile : bool
         ``torch.compile`` the forward pass and loss (dynamic shapes: the context size varies).
         Needs a C++ compiler; compiling takes a minute or two, then steps are faster.
@@ -288,21 +523,25 @@ def train(
     Returns
     -------
     TrainResult
+        The trained model (in eval mode, on ``device``), the loss, learning rate and elapsed
+        time of every step, the snapshots, and the wall time.
+
+    Raises
+    ------
+    ValueError
+        Before any work, for a bad setting: a context longer than ``max_context``, an
+        unknown or absent device, snapshot steps outside 1 .. steps, a classifier for a
+        regression prior (or the reverse); ``TrainConfig`` checks its own fields.
     """
-    if not isinstance(model_config, PFNConfig) or not isinstance(train_config, TrainConfig):
-        raise ValueError("model_config must be a PFNConfig and train_config a TrainConfig")
-    if train_config.n_points - 1 > model_config.max_context:
-        raise ValueError(
-            f"train_config.n_points={train_config.n_points} gives contexts of up to "
-            f"{train_config.n_points - 1} points, more than max_context={model_config.max_context}"
-        )
-    dev = torch.device(device) if device is not None else _device()
+    _check_train_args(prior, model_config, train_config, snapshot_steps)
+    dev = resolve_device(device)
+    distributed, rank, world = _distributed()
     model = build_model(prior, model_config, train_config).to(dev)
     model.train()
     # fused Adam: one kernel for all parameters instead of ~10 small ops per tensor
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr,
                            weight_decay=train_config.weight_decay, fused=True)
-    data_gen = torch.Generator().manual_seed(train_config.seed + 2)
+    data_gen = torch.Generator().manual_seed(data_seed(train_config.seed, rank))
     meta = {
         "model_config": model_config.to_dict(),
         "train_config": asdict(train_config),
@@ -310,30 +549,35 @@ def train(
     }
     meta_saved: dict[str, Any] = dict(meta)
     wd = Path(workdir) if workdir is not None else None
-    step, losses = 0, list[float]()
+    step, losses, elapsed = 0, list[float](), list[float]()
+    snapshots: dict[int, PFN] = {}
     if wd is not None:
         wd.mkdir(parents=True, exist_ok=True)
         if resume and _state_paths(wd)[1].is_file():
-            step, losses = _load_state(wd, model, opt, data_gen, meta_saved)
+            step, losses, elapsed = _load_state(wd, model, opt, data_gen, meta_saved)
             log.info("resumed from %s at step %d", wd, step)
-    autocast: Any = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda"
-        else contextlib.nullcontext()
-    )
-    def batch_loss(xc: Tensor, yc: Tensor, xq: Tensor, yq: Tensor) -> Tensor:
-        with autocast:
-            logits = model.logits_unchecked(xc, yc, xq)
-        return loss_fn(model, logits, yq)
-
+            for s in sorted(set(snapshot_steps)):
+                path = wd / "snapshots" / f"step_{s:07d}"
+                if s <= step and path.is_dir():
+                    snapshots[s] = checkpoints.load(path)
+        _check_same_step(step, dev)
+    lrs = [train_config.lr_at(i) for i in range(step)]
+    objective: nn.Module = _BatchLoss(model, _autocast(dev))
+    if distributed:
+        if dev.type == "cuda" and dev.index is None:
+            dev = torch.device("cuda", torch.cuda.current_device())
+        objective = DistributedDataParallel(
+            objective, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
     # max-autotune lets Inductor try its own GEMM kernels against the BLAS call per shape; on
     # the project's CPU it kept BLAS for every matmul (profiled), and the gain over eager
     # (about 12%, benchmarks/bench_train.py) comes from fusing the elementwise work
-    step_loss = (torch.compile(batch_loss, dynamic=True, mode="max-autotune-no-cudagraphs")
-                 if compile else batch_loss)
-    snapshots = set(snapshot_steps)
+    step_loss = (torch.compile(objective, dynamic=True, mode="max-autotune-no-cudagraphs")
+                 if compile else objective)
+    wanted = set(snapshot_steps)
     t0 = time.perf_counter() - float(meta_saved.get("seconds_before", 0.0))
-    bar = tqdm(total=train_config.steps, initial=step, disable=not progress, desc="train",
-               dynamic_ncols=True)
+    bar = tqdm(total=train_config.steps, initial=step, disable=not progress or rank != 0,
+               desc="train", dynamic_ncols=True)
     running = losses[-1] if losses else float("nan")
     while step < train_config.steps:
         lr = train_config.lr_at(step)
@@ -343,35 +587,48 @@ def train(
         b = TrainBatch(*(t.to(dev, non_blocking=True) for t in b))
         loss = step_loss(*b)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP: gradients averaged across the ranks here
         if train_config.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
         opt.step()
         step += 1
-        value = loss.detach().item()
+        value_t = loss.detach()
+        if distributed:
+            value_t = value_t.clone()
+            dist.all_reduce(value_t)  # a sum (gloo has no average)
+            value_t /= world
+        value = value_t.item()
         if not math.isfinite(value):
             raise FloatingPointError(f"loss became {value} at step {step}; lower the lr")
         losses.append(value)
+        lrs.append(lr)
+        elapsed.append(time.perf_counter() - t0)
         running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         bar.update(1)
         if step % 20 == 0 or step == train_config.steps:
             bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr:.2e}")
         if callback is not None:
-            callback(StepInfo(step, value, lr, model, time.perf_counter() - t0))
-        if wd is not None and step in snapshots:
-            checkpoints.save(model, wd / "snapshots" / f"step_{step:07d}", prior=prior,
-                             train_config=train_config, final_loss=running,
-                             extra={"step": step, "elapsed_seconds": time.perf_counter() - t0})
+            callback(StepInfo(step, value, lr, model, elapsed[-1]))
+        if step in wanted:
+            snapshots[step] = _cpu_copy(model)
+            if wd is not None and rank == 0:
+                checkpoints.save(snapshots[step], wd / "snapshots" / f"step_{step:07d}",
+                                 prior=prior, train_config=train_config, final_loss=running,
+                                 extra={"step": step, "elapsed_seconds": elapsed[-1]})
         if wd is not None and (step % train_config.checkpoint_every == 0
                                or step == train_config.steps):
-            _save_state(wd, step, model, opt, data_gen, losses,
-                        {**meta, "seconds": time.perf_counter() - t0})
+            generator_states = _gather_generator_states(data_gen, dev)
+            if rank == 0:
+                _save_state(wd, step, model, opt, generator_states, losses, elapsed,
+                            {**meta, "seconds": time.perf_counter() - t0})
     bar.close()
     seconds = time.perf_counter() - t0
     model.eval()
     tail = max(1, len(losses) // 20)
     final_loss = sum(losses[-tail:]) / tail if losses else float("nan")
-    return TrainResult(model, losses, seconds, final_loss, train_config, model_config)
+    return TrainResult(model, losses, seconds, final_loss, train_config, model_config,
+                       extra={"device": str(dev), "world_size": world}, lrs=lrs,
+                       elapsed=elapsed, snapshots=snapshots)
 
 
 # ---------------------------------------------------------------------------------- presets
@@ -424,7 +681,7 @@ PRESETS: dict[str, Preset] = {
         # (measured), so 40 CPU-minutes buy ~6,300 steps of 32 or ~3,000 of 64: batch 32.
         model=PFNConfig(max_context=99),
         train=TrainConfig(steps=6_000, batch_size=32, lr=1e-3, warmup_steps=500,
-                          n_points=100),
+                          n_points=100, checkpoint_every=250),
     ),
 }
 """The shipped models' recipes (``--preset NAME``)."""
@@ -469,23 +726,6 @@ def _fp16_round_trip(model: PFN) -> PFN:
     return model
 
 
-def _gap_curve(
-    out: Path, prior: Any, data: Any, exact: Tensor, n_points: int, untrained: PFN
-) -> list[dict[str, Any]]:
-    """NLL gap of the untrained model and every snapshot, all on the same datasets."""
-    from bayeslens.evaluate import gap_from_nlls, model_nll
-
-    curve = []
-    models: list[tuple[int, PFN]] = [(0, untrained)]
-    for snap in sorted((out / "snapshots").glob("step_*")):
-        models.append((int(snap.name.removeprefix("step_")), checkpoints.load(snap)))
-    for step, m in models:
-        g = gap_from_nlls(model_nll(m, data), exact, n_points)
-        curve.append({"step": step, "gap": g.gap, "se": g.se})
-        log.info("gap at step %d: %.4f +- %.4f", step, g.gap, g.se)
-    return curve
-
-
 def _plot_curve(curve: list[dict[str, Any]], final: dict[str, Any], path: Path,
                 title: str) -> None:
     import matplotlib
@@ -513,14 +753,34 @@ def _plot_curve(curve: list[dict[str, Any]], final: dict[str, Any], path: Path,
     plt.close(fig)
 
 
+def _join_torchrun() -> bool:
+    """Join the process group ``torchrun`` describes in its environment, if it does.
+
+    NCCL with one GPU per local rank when CUDA is present, else gloo on the CPU.
+    """
+    if not all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):
+        return False
+    if dist.is_initialized():  # the caller's group: used, not ours to destroy
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl")
+    else:
+        dist.init_process_group("gloo")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point: train, measure the gap (and its curve), save ``<out>/model``.
 
     With ``--eval-datasets N`` (a preset's default: 10,000) the final model and every
     snapshot are evaluated on the same N fresh datasets; the card records the gap, its
     standard error and the gap-vs-steps curve, and ``<out>/model/gap_vs_steps.png`` draws it.
+    Under ``torchrun`` every rank trains; rank 0 alone logs, evaluates and saves.
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    rank = int(os.environ.get("RANK", "0"))
+    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s")
     args = _parse(argv)
     if args.preset:
         preset = PRESETS[args.preset]
@@ -539,16 +799,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     prior = PRIORS[preset.prior]()
     out = args.out or Path("runs") / name
     log.info("training %s on prior %s: %s, %s", name, preset.prior, model_config, train_config)
-    result = train(prior, model_config, train_config, workdir=out, resume=not args.no_resume,
-                   progress=not args.no_progress, snapshot_steps=snapshot_steps,
-                   compile=compile_)
-    log.info("trained %d steps in %.1f s; final loss %.4f", train_config.steps, result.seconds,
-             result.final_loss)
+    joined = _join_torchrun()
+    try:
+        result = train(prior, model_config, train_config, workdir=out,
+                       resume=not args.no_resume, progress=not args.no_progress,
+                       snapshot_steps=snapshot_steps, compile=compile_)
+    finally:
+        if joined:
+            dist.destroy_process_group()
+    if rank != 0:
+        return 0
+    log.info("trained %d steps in %.1f s on %d process(es); final loss %.4f",
+             train_config.steps, result.seconds, result.extra["world_size"], result.final_loss)
     model = _fp16_round_trip(result.model) if fp16 else result.model
     n_eval = preset.eval_datasets if args.eval_datasets is None else args.eval_datasets
     gap, curve = None, None
     if n_eval and model_config.is_regression:
-        from bayeslens.evaluate import exact_nll, gap_from_nlls, model_nll, sample_eval_set
+        from bayeslens.evaluate import (
+            exact_nll,
+            gap_curve,
+            gap_from_nlls,
+            model_nll,
+            sample_eval_set,
+        )
 
         n_points = train_config.n_points
         data = sample_eval_set(prior, n_eval, n_points,
@@ -562,13 +835,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("NLL gap to the exact PPD: %.4f +- %.4f nats per query (%d datasets)",
                  g.gap, g.se, n_eval)
         untrained = build_model(prior, model_config, train_config).eval()
-        curve = _gap_curve(out, prior, data, exact, n_points, untrained)
+        gaps = gap_curve({**result.snapshots, 0: untrained}, data, exact)
+        for step, g_step in gaps.items():
+            log.info("gap at step %d: %.4f +- %.4f", step, g_step.gap, g_step.se)
+        curve = [{"step": step, "gap": v.gap, "se": v.se} for step, v in gaps.items()]
         curve.append({"step": train_config.steps, "gap": g.gap, "se": g.se})
     path = checkpoints.save(
         model, out / "model", prior=prior, prior_name=preset.prior,
         train_config=train_config, final_loss=result.final_loss, gap=gap,
         dtype=torch.float16 if fp16 else torch.float32,
-        extra={"train_seconds": result.seconds, "device": str(_device()),
+        extra={"train_seconds": result.seconds, "device": result.extra["device"],
+               "world_size": result.extra["world_size"],
                "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
                "preset": args.preset, "compiled": compile_, "gap_vs_steps": curve},
     )
