@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bayeslens import paper
+from bayeslens import posterior as posterior_module
 from bayeslens.posterior import Posterior, posterior
 from bayeslens.priors import CoinPrior, Mixture, Prior, SinePrior, StepPrior
 
@@ -418,3 +419,110 @@ def test_family_weights_sum_the_reference_latent_weights(n: int) -> None:
 def test_family_weights_need_a_mixture() -> None:
     with pytest.raises(ValueError, match="Mixture"):
         posterior(paper.sines_e2(), *paper.sine_2pi()).log_family_weights()
+
+
+# --------------------------------------------------------------------------------------------
+# Sines and lines: the spectral PPD, the pruned atoms and the mean, against the reference
+# --------------------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(prior=sine_priors(), ctx=contexts(3.0), path=st.sampled_from(["spectral", "direct"]))
+def test_sines_both_ppd_paths_match_reference(prior: SinePrior, ctx: Ctx, path: str) -> None:
+    with pytest.MonkeyPatch.context() as mp:  # the cost model would choose one path
+        mp.setattr(posterior_module, "_spectrum_is_cheaper", lambda *_: path == "spectral")
+        assert_matches_reference(prior, posterior(prior, *ctx), bisect_quantiles=True)
+
+
+@PROPERTY
+@given(
+    a=sine_priors(sigma=0.1),
+    b=sine_priors(sigma=0.1),
+    w=st.lists(weights, min_size=2, max_size=2).filter(lambda w: sum(w) > 0),
+    ctx=contexts(2.0),
+    path=st.sampled_from(["spectral", "direct"]),
+)
+def test_sine_mixtures_both_ppd_paths_match_reference(
+    a: SinePrior, b: SinePrior, w: list[float], ctx: Ctx, path: str
+) -> None:
+    prior = Mixture.of([a, b], weights=w)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(posterior_module, "_spectrum_is_cheaper", lambda *_: path == "spectral")
+        assert_matches_reference(prior, posterior(prior, *ctx))
+
+
+SINE_CONTEXTS = [c for c in paper.CONTEXTS if c.experiment in ("E2", "E3")]
+
+
+@pytest.mark.parametrize("ctx", SINE_CONTEXTS, ids=_ids)
+def test_spectral_ppd_within_its_error_bound(ctx: paper.Context) -> None:
+    """Against the PPD summed over *every* latent (no pruning at all): the spectral density
+    and CDF are within 1e-12 (the bound: periodic images and cut frequencies < 2e-16 of the
+    peak, left-out latents < 2e-15, rounding), at 9 queries on a grid wider than the window."""
+    prior = ctx.prior()
+    post = posterior(prior, *ctx.make())
+    y = torch.linspace(-3, 3, 41, dtype=F64)
+    spectral = post._ppd(X_QUERY, 10**6)  # many evaluations: the spectrum is cheaper
+    assert isinstance(spectral, posterior_module._Spectrum)
+    log_w = post.log_weights()
+    everything = torch.arange(log_w.numel())
+    dens = reference.ppd_density(prior, log_w, X_QUERY, y)
+    assert (spectral.density(y) - dens).abs().max() < 1e-12
+    cdf = torch.stack(
+        [reference.ppd_cdf_at(prior, log_w, everything, X_QUERY, y[j].expand(9))
+         for j in range(y.numel())], 1
+    )
+    assert (spectral.cdf(y) - cdf).abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("ctx", SINE_CONTEXTS, ids=_ids)
+def test_sine_mean_at_many_queries_matches_reference(ctx: paper.Context) -> None:
+    """The mean (sum_L p(L | D) theta_L) . phi(x) at 100 queries, as the benchmark asks it."""
+    prior = ctx.prior()
+    x, y = ctx.make()
+    log_w, _ = reference.log_weights(prior, x, y)
+    xq = torch.linspace(-1, 1, 100, dtype=F64)
+    expected = reference.ppd_mean(prior, log_w, xq)
+    assert (posterior(prior, x, y).mean(xq) - expected).abs().max() < 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    logits=st.lists(st.floats(-80, 5, allow_nan=False), min_size=1, max_size=300),
+    spread=st.sampled_from([1.0, 10.0, 100.0]),
+)
+def test_pruned_latents_carry_at_most_tail_mass(logits: list[float], spread: float) -> None:
+    """The latents left out of a sine family's atoms weigh at most TAIL_MASS together."""
+    log_w = torch.log_softmax(t(logits) * spread, 0)
+    keep = posterior_module._keep_mask(log_w)
+    assert keep[log_w.argmax()]
+    assert float(log_w[~keep].exp().sum()) <= posterior_module.TAIL_MASS
+
+
+def test_ppd_is_remembered_for_the_last_queries_only() -> None:
+    """density, cdf and quantiles at the same x_query share one spectrum; new queries (or the
+    caller changing its tensor in place) give a fresh one, never a stale answer."""
+    prior = paper.sines_and_lines_e3()
+    x, y = paper.sloped_sine()
+    post = posterior(prior, x, y)
+    xq = torch.linspace(-1, 1, 50, dtype=F64)
+    y_grid = torch.linspace(-2, 2, 500, dtype=F64)
+    first = post._ppd(xq, y_grid.numel())
+    assert post._ppd(xq.clone(), 40) is first
+    dens = post.density(xq, y_grid)
+    xq.mul_(0.5)  # in place: the remembered queries must not follow
+    fresh = posterior(prior, x, y)
+    assert torch.equal(post.density(xq, y_grid), fresh.density(xq, y_grid))
+    assert not torch.equal(post.density(xq, y_grid), dens)
+    assert torch.equal(post.quantiles(xq, LEVELS), fresh.quantiles(xq, LEVELS))
+
+
+@pytest.mark.parametrize("prior", [paper.sines_e2(), paper.sines_and_lines_e3()],
+                         ids=["E2", "E3"])
+def test_no_queries_give_empty_answers(prior: Prior) -> None:
+    post = posterior(prior, *paper.sloped_sine())
+    none = torch.zeros(0, dtype=F64)
+    assert post.mean(none).shape == (0,)
+    assert post.density(none, Y_GRID).shape == (0, Y_GRID.numel())
+    assert post.cdf(none, Y_GRID).shape == (0, Y_GRID.numel())
+    assert post.quantiles(none, LEVELS).shape == (0, LEVELS.numel())
