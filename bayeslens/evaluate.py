@@ -101,8 +101,6 @@ def model_nll(model: PFN, data: EvalSet, batch_size: int = 2048) -> Tensor:
 
     Datasets with the same context size are run together in batches of ``batch_size``.
     """
-    if model.bar is None:
-        raise ValueError("nll_gap is for regression PFNs (bar-distribution head)")
     was_training = model.training
     model.eval()
     out = torch.empty(len(data), dtype=torch.float64)
@@ -111,7 +109,12 @@ def model_nll(model: PFN, data: EvalSet, batch_size: int = 2048) -> Tensor:
             idx = (data.n_context == k).nonzero()[:, 0]
             for chunk in idx.split(batch_size):
                 x, y = data.x[chunk], data.y[chunk]  # (b, n_points)
-                log_p = model.log_density(x[:, :k], y[:, :k], x[:, k:], y[:, k:])  # (b, Nq)
+                if model.bar is not None:
+                    log_p = model.log_density(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
+                else:  # a classifier: log probability of the observed labels
+                    logits = model(x[:, :k], y[:, :k], x[:, k:])  # (b, Nq, n_classes)
+                    log_p = torch.log_softmax(logits.float(), dim=-1).gather(
+                        -1, y[:, k:].long()[..., None])[..., 0]  # (b, Nq)
                 out[chunk] = -log_p.to(torch.float64).mean(dim=1)
     finally:
         model.train(was_training)

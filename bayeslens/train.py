@@ -683,6 +683,28 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(steps=6_000, batch_size=32, lr=1e-3, warmup_steps=500,
                           n_points=100, checkpoint_every=250),
     ),
+    "updown": Preset(
+        prior="steps_e4",
+        # E4's bump context has 20 points, so contexts of up to 20 (datasets of 21)
+        model=PFNConfig(max_context=20),
+        train=TrainConfig(steps=9_000, batch_size=64, lr=1e-3, warmup_steps=1000,
+                          n_points=21),
+    ),
+    "coin": Preset(
+        prior="coin_e5",
+        # the paper's architecture: no positions, softmax attention, a 2-class head; E5
+        # queries up to 64 identical flips, so datasets of 65
+        model=PFNConfig(n_classes=2, max_context=64),
+        train=TrainConfig(steps=4_000, batch_size=32, lr=1e-3, warmup_steps=500,
+                          n_points=65),
+    ),
+    "coin_counting": Preset(
+        prior="coin_e5",
+        # the same recipe plus one attention sink: attention can then count (PFNConfig)
+        model=PFNConfig(n_classes=2, max_context=64, n_sink_tokens=1),
+        train=TrainConfig(steps=4_000, batch_size=32, lr=1e-3, warmup_steps=500,
+                          n_points=65),
+    ),
 }
 """The shipped models' recipes (``--preset NAME``)."""
 
@@ -814,7 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = _fp16_round_trip(result.model) if fp16 else result.model
     n_eval = preset.eval_datasets if args.eval_datasets is None else args.eval_datasets
     gap, curve = None, None
-    if n_eval and model_config.is_regression:
+    if n_eval:
         from bayeslens.evaluate import (
             exact_nll,
             gap_curve,
