@@ -28,7 +28,7 @@ from torch import Tensor
 
 from bayeslens import paper
 from bayeslens.posterior import Posterior, posterior
-from bayeslens.priors import DTYPE, Mixture, SinePrior
+from bayeslens.priors import DTYPE, Mixture, SinePrior, StepPrior
 
 __all__ = [
     "family_log_odds",
@@ -230,3 +230,56 @@ def switch_slope(
     return find_crossing(
         lambda s: family_log_odds(prior, *paper.sloped_sine(s, amplitude, n)), lo, hi, tol=tol
     )
+
+
+# ------------------------------------------------------------------------------ E4: steps
+
+
+def step_modes(post: Posterior, x_context: Tensor, k: int = 4) -> list[dict[str, float]]:
+    """The posterior of a step prior grouped by what each step does on the context.
+
+    Change points ``c`` between the same two context inputs give the same likelihood, so a
+    posterior over a fine grid of ``c`` spreads one explanation over many tied latents. Here
+    latents are grouped by the gap of sorted ``x_context`` their ``c`` falls in and by the
+    sign of the jump ``a``: one group per "jump up (or down) between these two points".
+
+    Parameters
+    ----------
+    post : Posterior
+        Of a :class:`~bayeslens.priors.StepPrior`.
+    x_context : Tensor, shape (n_context,)
+    k : int
+        Number of groups returned, largest mass first.
+
+    Returns
+    -------
+    list of dict
+        ``mass`` (posterior probability of the group), ``c_lo``, ``c_hi`` (the group's range
+        of change points), ``b``, ``a`` (their posterior means within the group).
+    """
+    prior = post.prior
+    if not isinstance(prior, StepPrior):
+        raise ValueError(f"step_modes needs a StepPrior posterior, got {type(prior).__name__}")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    xs = torch.sort(torch.as_tensor(x_context, dtype=DTYPE).reshape(-1)).values
+    shape = (len(prior.c), len(prior.b), len(prior.a))
+    w = post.log_weights().reshape(shape).exp()  # (n_c, n_b, n_a)
+    gap = torch.searchsorted(xs, prior.c.values, right=True)  # (n_c,): context x <= c
+    sign = torch.sign(prior.a.values)  # (n_a,)
+    b, a = prior.b.values[:, None], prior.a.values[None, :]  # (n_b, 1), (1, n_a)
+    groups = []
+    for g in gap.unique().tolist():
+        wc = w[gap == g].sum(0)  # (n_b, n_a)
+        for s in sign.unique().tolist():
+            wg = wc[:, sign == s]  # (n_b, n_a_s)
+            mass = float(wg.sum())
+            if mass <= 0:
+                continue
+            cs = prior.c.values[gap == g]
+            groups.append({
+                "mass": mass, "c_lo": float(cs.min()), "c_hi": float(cs.max()),
+                "b": float((wg * b).sum() / mass),
+                "a": float((wg * a[:, sign == s]).sum() / mass),
+            })
+    return sorted(groups, key=lambda d: -d["mass"])[:k]

@@ -176,7 +176,7 @@ def nll_gap(
     Parameters
     ----------
     model : PFN
-        A regression PFN.
+        A regression PFN (NLL of the bar distribution) or a classifier (cross-entropy).
     prior
         The prior it was trained on (exact posterior via :func:`bayeslens.posterior.posterior`).
     n_datasets : int

@@ -57,6 +57,12 @@ class PFNConfig:
         beside them (score s each) the weight on the context is k e^s / (k e^s + e^t), which
         depends on k, so the network can count. The sinks carry no x or y and no position,
         so the model stays invariant to the order of the context.
+    standardize_y : bool
+        Regression only. Feed the y encoder ``(y - median) / scale`` instead of y, with the
+        median and the half 16-84% quantile range of the prior's y read off the bar
+        distribution's borders (quantiles of prior targets). False (default): raw y, the
+        paper's choice. For priors whose y are small (E2's sines have |y| < 0.5 while x spans
+        [-1, 1]), raw y gives the context's y a small share of each token.
     """
 
     n_layers: int = 4
@@ -69,13 +75,14 @@ class PFNConfig:
     head_hidden: int = 512
     norm_first: bool = False
     n_sink_tokens: int = 0
+    standardize_y: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "norm_first":
+            if f.name in ("norm_first", "standardize_y"):
                 if not isinstance(v, bool):
-                    raise ValueError(f"norm_first must be a bool, got {v!r}")
+                    raise ValueError(f"{f.name} must be a bool, got {v!r}")
             elif not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{f.name} must be a non-negative int, got {v!r}")
         for name in ("n_layers", "d_model", "n_heads", "d_ff", "max_context"):
@@ -87,6 +94,8 @@ class PFNConfig:
             raise ValueError("n_classes must be 0 (regression) or >= 2")
         if self.n_classes == 0 and self.n_buckets < 2:
             raise ValueError("a regression PFN needs n_buckets >= 2")
+        if self.standardize_y and self.n_classes:
+            raise ValueError("standardize_y is for regression PFNs (n_classes=0)")
 
     @property
     def is_regression(self) -> bool:
@@ -117,7 +126,7 @@ class PFNConfig:
         return cls(**d)
 
 
-ADDED_FIELDS = frozenset({"n_sink_tokens"})
+ADDED_FIELDS = frozenset({"n_sink_tokens", "standardize_y"})
 """PFNConfig fields newer than format version 1; a card without them means their default."""
 
 
@@ -191,11 +200,26 @@ class PFN(nn.Module):
         x = torch.cat([x_context, x_query], dim=1)[..., None]  # (B, N, 1)
         h = self.encoder_x(x)  # (B, N, D)
         n_context = x_context.shape[1]
+        if self.config.standardize_y:
+            y_context = (y_context - self._y_centre) / self._y_scale
         h_y = self.encoder_y(y_context[..., None])  # (B, Nc, D)
         parts = [h[:, :n_context] + h_y, h[:, n_context:]]
         if self.sink is not None:
             parts.insert(0, self.sink.expand(h.shape[0], -1, -1))  # (B, n_sink, D)
         return torch.cat(parts, dim=1)  # (B, N, D)
+
+    @property
+    def _y_centre(self) -> Tensor:
+        """Median of the prior's y: the middle bar border, a scalar tensor."""
+        borders = self._bar().borders
+        return borders[(len(borders) - 1) // 2]
+
+    @property
+    def _y_scale(self) -> Tensor:
+        """Half the prior's 16-84% quantile range, from the bar borders (equal-mass buckets)."""
+        borders = self._bar().borders
+        n = len(borders) - 1
+        return (borders[round(0.84 * n)] - borders[round(0.16 * n)]) / 2
 
     def _attention(self, layer: nn.TransformerEncoderLayer, h: Tensor, ctx: Tensor) -> Tensor:
         """Tokens `h` attend to the context tokens `ctx`; keys/values only from the context.
@@ -259,6 +283,24 @@ class PFN(nn.Module):
         for i, layer in enumerate(layers):
             h = self._block(layer, h, n_context, queries_only=i == len(layers) - 1)
         return self.final_norm(h)  # (B, Nq, D)
+
+    @torch.no_grad()
+    def query_states(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
+        """The queries' representations after the embedding and after every layer.
+
+        For looking inside the network (e.g. that attention over identical tokens does not
+        depend on how many there are). Returns shape (n_layers + 1, [batch,] n_query, d_model):
+        index 0 is the query embedding, index i the output of layer i (before the final norm).
+        """
+        xc, yc, xq, batched = self._check_inputs(x_context, y_context, x_query)
+        h = self._tokens(xc, yc, xq)  # (B, N, D)
+        n_context = xc.shape[1] + self.config.n_sink_tokens
+        states = [h[:, n_context:]]
+        for layer in cast(list[nn.TransformerEncoderLayer], list(self.layers)):
+            h = self._block(layer, h, n_context, queries_only=False)
+            states.append(h[:, n_context:])
+        out = torch.stack(states)  # (n_layers + 1, B, Nq, D)
+        return out if batched else out[:, 0]
 
     def logits_unchecked(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
         """:meth:`forward` without input validation (the training loop's fast path)."""

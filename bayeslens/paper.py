@@ -24,6 +24,7 @@ __all__ = [
     "coin_e6",
     "e6_truth",
     "heads",
+    "heads_and_tails",
     "line",
     "sine_2pi",
     "sine_context",
@@ -113,10 +114,16 @@ def sloped_sine(slope: float = 0.23, amplitude: float = 0.2, n: int = 10) -> tup
     return x, amplitude * torch.sin(3 * math.pi * x) + slope * x
 
 
-def bump(h: float = 0.2, n: int = 20) -> tuple[Tensor, Tensor]:
-    """E4: h (1[x > -0.5] - 1[x > 0.5]) at x = linspace(-1, 1, n)."""
+def bump(h: float = 0.2, n: int = 20, width: float = 0.5) -> tuple[Tensor, Tensor]:
+    """E4: h (1[x > -width] - 1[x > width]) at x = linspace(-1, 1, n) (the paper: width 0.5)."""
     x = _lin(-1, 1, n)
-    return x, h * ((x > -0.5).to(torch.float64) - (x > 0.5).to(torch.float64))
+    return x, h * ((x > -width).to(torch.float64) - (x > width).to(torch.float64))
+
+
+def heads_and_tails(k: int, tails: int = 0) -> tuple[Tensor, Tensor]:
+    """E5's explorer: k heads then `tails` tails (x = 0; y = 1 for heads, 0 for tails)."""
+    y = torch.cat([torch.ones(k, dtype=torch.float64), torch.zeros(tails, dtype=torch.float64)])
+    return torch.zeros(k + tails, dtype=torch.float64), y
 
 
 def heads(k: int) -> tuple[Tensor, Tensor]:

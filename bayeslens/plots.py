@@ -26,6 +26,8 @@ __all__ = [
     "LiveLossCurve",
     "draw_band",
     "draw_coin_convergence",
+    "draw_coin_posterior",
+    "draw_coin_predictions",
     "draw_coin_weights",
     "draw_context",
     "draw_dataset",
@@ -35,6 +37,8 @@ __all__ = [
     "draw_fit_by_size",
     "draw_flatness",
     "draw_gap_curve",
+    "draw_gap_vs_evidence",
+    "draw_heads",
     "draw_kl_curves",
     "draw_latent_weights",
     "draw_loss_curve",
@@ -43,6 +47,7 @@ __all__ = [
     "draw_predictive",
     "draw_seed_predictions",
     "draw_spread",
+    "draw_step_modes",
     "draw_tabular_fit",
     "figure_legend",
 ]
@@ -618,6 +623,159 @@ def draw_fit_by_size(
     ax.set_xlabel("context points")
     ax.set_ylabel("RMS of mean − truth")
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# E4: steps up and down
+# --------------------------------------------------------------------------------------------
+
+
+def draw_step_modes(
+    ax: Axes,
+    x_query: ArrayLike,
+    modes: Sequence[Mapping[str, float]],
+    *,
+    exact_mean: ArrayLike | None = None,
+    x_context: ArrayLike | None = None,
+    y_context: ArrayLike | None = None,
+    truth: ArrayLike | None = None,
+    title: str | None = None,
+) -> Axes:
+    """The single steps a step posterior is made of, each as thick as its posterior mass.
+
+    Parameters
+    ----------
+    x_query : array-like, shape (n_query,)
+    modes : sequence of mappings
+        From :func:`bayeslens.ablations.step_modes` (``mass``, ``c_lo``, ``c_hi``, ``b``,
+        ``a``); each is drawn at the middle of its change-point range.
+    exact_mean : array-like, shape (n_query,), optional
+        The PPD mean, drawn over the steps.
+    """
+    x = _np(x_query)
+    top = max(m["mass"] for m in modes)
+    for i, m in enumerate(modes):
+        c = 0.5 * (m["c_lo"] + m["c_hi"])
+        y = m["b"] + m["a"] * (x > c)
+        ax.plot(x, y, color=FAMILY_COLORS[i % 2], lw=0.8 + 3.2 * m["mass"] / top,
+                alpha=0.9 if i < 2 else 0.45, drawstyle="steps-post",
+                label=f"{'up' if m['a'] > 0 else 'down'} at {c:+.2f}: mass {m['mass']:.2f}")
+    if truth is not None:
+        ax.plot(x, _np(truth), color=COLORS["truth"], ls="--", lw=1.5, label="truth")
+    if exact_mean is not None:
+        ax.plot(x, _np(exact_mean), color=COLORS["exact"], lw=2, label="exact PPD mean")
+    if x_context is not None and y_context is not None:
+        draw_context(ax, x_context, y_context)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
+
+
+def draw_gap_vs_evidence(
+    ax: Axes,
+    log_evidence: ArrayLike,
+    gaps: Mapping[str, ArrayLike],
+    labels: Sequence[str],
+) -> Axes:
+    """A network's gap to the exact PPD against the context's log evidence log p(D).
+
+    Parameters
+    ----------
+    log_evidence : array-like, shape (n,)
+    gaps : mapping of label to array-like, shape (n,)
+        E.g. ``{"max |mean gap|": ..., "RMS mean gap": ...}``; one marker style each.
+    labels : sequence of str, length n
+        Written beside each point of the first series (e.g. the bump height).
+    """
+    ev = _np(log_evidence)
+    for (name, g), marker in zip(gaps.items(), ("o-", "s--", "^:"), strict=False):
+        ax.plot(ev, _np(g), marker, color=COLORS["network"], lw=1.5, ms=5, label=name)
+    first = _np(next(iter(gaps.values())))
+    for e, g, text in zip(ev, first, labels, strict=True):
+        ax.annotate(text, (e, g), textcoords="offset points", xytext=(4, 5), fontsize="small")
+    ax.invert_xaxis()  # less likely data to the right
+    ax.set_xlabel("log p(D) (less likely →)")
+    ax.set_ylabel("network − exact PPD mean")
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# E5: counting
+# --------------------------------------------------------------------------------------------
+
+
+def draw_heads(
+    ax: Axes,
+    ks: ArrayLike,
+    exact: ArrayLike,
+    networks: Mapping[str, ArrayLike],
+    *,
+    xlabel: str = "k identical heads in the context",
+) -> Axes:
+    """P(heads) after k heads: the exact PPD (blue) and networks (orange, one style each).
+
+    Parameters
+    ----------
+    ks, exact : array-like, shape (n,)
+    networks : mapping of label to array-like, shape (n,)
+    """
+    k = _np(ks)
+    ax.plot(k, _np(exact), "o-", color=COLORS["exact"], lw=2, ms=5, label="exact PPD")
+    for (name, p), marker in zip(networks.items(), ("s--", "^:", "d-."), strict=False):
+        ax.plot(k, _np(p), marker, color=COLORS["network"], lw=2, ms=5, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(k, [f"{v:g}" for v in k])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("P(next flip is heads)")
+    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    return ax
+
+
+def draw_coin_posterior(
+    ax: Axes, q_values: ArrayLike, weights: ArrayLike, *, title: str | None = None
+) -> Axes:
+    """The exact posterior over coins: one stem per coin ``q`` (n_latents,) in (0, 1)."""
+    q, w = _np(q_values), _np(weights)
+    ax.vlines(q, 0, w, color=COLORS["exact"], lw=1.8)  # one collection: fast in explorers
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, max(1e-12, float(w.max())) * 1.15)
+    ax.set_xlabel("coin q = P(heads)")
+    ax.set_ylabel("p(q | context)")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def draw_coin_predictions(
+    ax: Axes, probs: Mapping[str, float], *, fraction: float | None = None
+) -> Axes:
+    """P(next flip is heads) as horizontal bars: ``"exact"`` blue, the networks orange.
+
+    A NaN (a network given an empty context) is left out; ``fraction`` (heads / flips in
+    the context) is drawn as a dashed line.
+    """
+    names = list(probs)
+    for i, name in enumerate(names):
+        v = probs[name]
+        if not np.isfinite(v):
+            continue
+        exact = name == "exact"
+        ax.barh(i, v, color=COLORS["exact"] if exact else COLORS["network"],
+                hatch=None if exact or i == 1 else "//", edgecolor="white")
+        ax.text(min(v, 0.8) + 0.02, i, f"{v:.3f}", va="center", fontsize="small")
+    if fraction is not None:
+        ax.axvline(fraction, color=COLORS["truth"], ls="--", lw=1.5,
+                   label=f"fraction of heads {fraction:.2f}")
+        ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(next flip is heads)")
     return ax
 
 

@@ -246,3 +246,61 @@ def test_network_switch_and_flatness_of_an_exact_stand_in() -> None:
         ablations.flatness(sines, freqs, 20, X_QUERY),
         atol=1e-6, rtol=1e-5,
     )
+
+
+# ------------------------------------------------------------------------------ E4: steps
+
+
+def test_step_modes_match_grouping_latents_one_by_one() -> None:
+    """Group every latent by its values on the context (the slow way) and compare."""
+    from bayeslens.priors import StepPrior
+
+    grid = torch.linspace(-1, 1, 21, dtype=F64)
+    prior = StepPrior.grid(grid, grid, grid, 0.1)
+    x, y = paper.bump(0.3, n=8)
+    post = posterior(prior, x, y)
+    modes = ablations.step_modes(post, x, k=5)
+    log_w = reference.log_joint(prior, x, y)
+    w = (log_w - torch.logsumexp(log_w, 0)).exp()
+    params = prior.latent_params(torch.arange(prior.n_latents))
+    groups: dict[tuple[int, float], list[int]] = {}
+    for i in range(prior.n_latents):
+        ups = int((x > params["c"][i]).sum())  # which context points the step lifts
+        groups.setdefault((ups, float(torch.sign(params["a"][i]))), []).append(i)
+    masses = sorted(((float(w[idx].sum()), idx) for idx in groups.values()),
+                    key=lambda t: -t[0])
+    for mode, (mass, idx) in zip(modes, masses, strict=False):
+        assert mode["mass"] == pytest.approx(mass, rel=1e-9)
+        sel = torch.tensor(idx)
+        assert mode["b"] == pytest.approx(float((w[sel] * params["b"][sel]).sum() / mass))
+        assert mode["a"] == pytest.approx(float((w[sel] * params["a"][sel]).sum() / mass))
+        assert mode["c_lo"] == pytest.approx(float(params["c"][sel].min()))
+        assert mode["c_hi"] == pytest.approx(float(params["c"][sel].max()))
+    assert len(modes) == 5
+
+
+def test_e4_bump_is_an_average_of_two_single_steps() -> None:
+    """The paper's E4 finding, exactly: two mirror-image steps of height 2h/3."""
+    prior = paper.steps_e4()
+    x, y = paper.bump(0.5)
+    modes = ablations.step_modes(posterior(prior, x, y), x, k=2)
+    assert sum(m["mass"] for m in modes) > 0.99
+    assert modes[0]["mass"] == pytest.approx(modes[1]["mass"], rel=1e-6)
+    for m in modes:
+        assert abs(m["a"]) == pytest.approx(2 / 3 * 0.5, abs=0.01)
+    with pytest.raises(ValueError, match="StepPrior"):
+        ablations.step_modes(posterior(paper.coin_e5(), *paper.heads(2)), x)
+    with pytest.raises(ValueError, match="k must be"):
+        ablations.step_modes(posterior(prior, x, y), x, k=0)
+
+
+def test_bump_width_and_heads_and_tails() -> None:
+    x, y = paper.bump(0.2)
+    _, y2 = paper.bump(0.2, width=0.5)
+    torch.testing.assert_close(y, y2)
+    assert y.sum() == pytest.approx(0.2 * int(((x > -0.5) & (x <= 0.5)).sum()))
+    _, y = paper.bump(0.3, n=20, width=0.25)
+    assert int((y > 0).sum()) == 4
+    x, y = paper.heads_and_tails(3, 2)
+    assert x.tolist() == [0.0] * 5
+    assert y.tolist() == [1.0, 1.0, 1.0, 0.0, 0.0]

@@ -62,9 +62,29 @@ def test_bad_arguments() -> None:
         nll_gap(model, prior, 10, n_points=20)
     with pytest.raises(ValueError, match="n_datasets"):
         nll_gap(model, prior, 1)
-    clf = PFN(PFNConfig(n_layers=1, d_model=16, n_heads=2, d_ff=32, n_classes=2))
-    with pytest.raises(ValueError, match="regression"):
-        nll_gap(clf, paper.coin_e5(), 10)
+
+
+def test_classifier_nlls_are_the_log_probability_of_the_labels() -> None:
+    """The coin: per-dataset NLL from class_probs one at a time, exact side from the PPD."""
+    prior = paper.coin_e5()
+    torch.manual_seed(0)
+    clf = PFN(PFNConfig(n_layers=1, d_model=16, n_heads=2, d_ff=32, n_classes=2,
+                        max_context=9)).eval()
+    data = sample_eval_set(prior, 12, 10, torch.Generator().manual_seed(3))
+    batched = model_nll(clf, data, batch_size=3)
+    ex = exact_nll(prior, data)
+    for i in range(12):
+        k = int(data.n_context[i])
+        x, y = data.x[i], data.y[i]
+        probs = clf.class_probs(x[:k], y[:k], x[k:]).double()  # (n_query, 2)
+        one = -probs.gather(1, y[k:].long()[:, None]).log().mean()
+        torch.testing.assert_close(batched[i], one, atol=1e-6, rtol=1e-6)
+        p1 = posterior(prior, x[:k], y[:k]).class_probs(x[k:])[0, 1]
+        by_hand = -torch.where(y[k:] == 1, p1, 1 - p1).log().mean()
+        torch.testing.assert_close(ex[i], by_hand)
+    g = nll_gap(clf, prior, 50, seed=1)
+    assert g.n_points == 10
+    assert g.gap > 0  # an untrained classifier is worse than Bayes (seeded data)
 
 
 def test_shipped_model_gap_agrees_with_its_card() -> None:

@@ -212,3 +212,54 @@ def test_shipped_steps_model_predicts_as_before_the_sink_option() -> None:
                              0.12886500358581543])
     got = model.mean(x.float(), y.float(), torch.linspace(-1, 1, 7))
     torch.testing.assert_close(got, recorded, atol=1e-6, rtol=0)
+
+
+def test_standardize_y_is_the_raw_model_with_a_rescaled_y_encoder() -> None:
+    """standardize_y feeds (y - centre) / scale: the same as folding them into encoder_y."""
+    from dataclasses import replace
+
+    borders = torch.linspace(-0.4, 0.6, TINY.n_buckets + 1) ** 3
+    torch.manual_seed(0)
+    std = PFN(replace(TINY, standardize_y=True), borders).eval()
+    raw = PFN(TINY, borders).eval()
+    raw.load_state_dict(std.state_dict())
+    n = TINY.n_buckets
+    centre, scale = borders[n // 2], (borders[round(0.84 * n)] - borders[round(0.16 * n)]) / 2
+    with torch.no_grad():
+        raw.encoder_y.bias -= raw.encoder_y.weight[:, 0] * centre / scale
+        raw.encoder_y.weight /= scale
+    xc, yc, xq = _data(3, 5, 4)
+    torch.testing.assert_close(std(xc, yc, xq), raw(xc, yc, xq), atol=1e-4, rtol=1e-4)
+    old_card = {k: v for k, v in TINY.to_dict().items() if k != "standardize_y"}
+    assert PFNConfig.from_dict(old_card) == TINY  # older cards: raw y, as they were trained
+    with pytest.raises(ValueError, match="standardize_y is for regression"):
+        PFNConfig(n_classes=2, standardize_y=True)
+    with pytest.raises(ValueError, match="standardize_y must be a bool"):
+        PFNConfig(standardize_y=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n_sink_tokens", [0, 2])
+def test_query_states_end_in_the_prediction(n_sink_tokens: int) -> None:
+    from dataclasses import replace
+
+    model = _model(replace(TINY, n_sink_tokens=n_sink_tokens))
+    xc, yc, xq = _data(2, 5, 3)
+    states = model.query_states(xc, yc, xq)
+    assert states.shape == (TINY.n_layers + 1, 2, 3, TINY.d_model)
+    logits = model.head(model.final_norm(states[-1]))
+    torch.testing.assert_close(logits, model(xc, yc, xq), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model.query_states(xc[0], yc[0], xq[0]), states[:, 0])
+
+
+def test_a_classifier_refuses_bad_contexts_by_name() -> None:
+    model = _model(PFNConfig(n_layers=1, d_model=16, n_heads=2, d_ff=32, n_classes=2,
+                             max_context=8, head_hidden=0))
+    x = torch.zeros(1, 9)
+    cases = [
+        ((x, torch.ones(1, 9), x[:, :1]), r"context of 9 points is longer .*\(max_context=8\)"),
+        ((x[:, :3], torch.tensor([[0.0, 1.0, 2.0]]), x[:, :1]), "y_context must hold class"),
+        ((x[:, :0], x[:, :0], x[:, :1]), "context must hold at least one point"),
+    ]
+    for args, msg in cases:
+        with pytest.raises(ValueError, match=msg):
+            model.class_probs(*args)

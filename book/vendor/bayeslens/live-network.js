@@ -157,6 +157,7 @@
    */
   function Network(config, tensors, borders, kernels, maxQuery) {
     if (config.n_classes !== 0) throw new Error("live explorers need a regression PFN");
+    if (config.n_sink_tokens) throw new Error("live explorers do not run sink tokens yet");
     this.config = config;
     var D = config.d_model, nc = config.max_context, nq = maxQuery;
     var nt = nc + nq, wide = Math.max(3 * D, config.d_ff, config.head_hidden || 0);
@@ -191,6 +192,15 @@
     centres[0] = bb[1] - this.sLeft * hnMean;
     centres[nb - 1] = bb[nb - 1] + this.sRight * hnMean;
     this.centres = centres;
+    // standardize_y: the y encoder sees (y - median) / (half the 16-84% range), read off
+    // the borders as PFN._y_centre and PFN._y_scale do (float32, as the model)
+    this.yCentre = 0;
+    this.yScale = 1;
+    if (config.standardize_y) {
+      this.yCentre = Math.fround(borders[Math.floor(nb / 2)]);
+      this.yScale = Math.fround(
+        (Math.fround(borders[Math.round(0.84 * nb)]) - Math.fround(borders[Math.round(0.16 * nb)])) / 2);
+    }
   }
 
   /**
@@ -259,7 +269,7 @@
       var x = Math.fround(i < Nc ? xc[i] : xq[i - Nc]);
       for (d = 0; d < D; d++) h[i * D + d] = Math.fround(x * wx[d] + bx[d]);
       if (i < Nc) {
-        var y = Math.fround(yc[i]);
+        var y = Math.fround(Math.fround(Math.fround(yc[i]) - this.yCentre) / this.yScale);
         for (d = 0; d < D; d++) h[i * D + d] += Math.fround(y * wy[d] + by[d]);
       }
     }
