@@ -14,7 +14,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from bayeslens.priors import CoinPrior, Mixture, SinePrior, StepPrior
+from bayeslens.priors import CoinPrior, Curriculum, Mixture, SinePrior, StepPrior
 
 __all__ = [
     "CONTEXTS",
@@ -30,6 +30,7 @@ __all__ = [
     "sine_context",
     "sines_and_lines_e3",
     "sines_e2",
+    "sines_e2_curriculum",
     "sloped_sine",
     "step_context",
     "steps_e1",
@@ -56,6 +57,22 @@ def steps_e4() -> StepPrior:
 def sines_e2() -> SinePrior:
     """E2: m(x) = 0.2 sin(3 pi x + 2 pi phi), phi in linspace(0, 1, 101)."""
     return SinePrior.grid(sigma=SIGMA, A=0.2, f=3 * math.pi, phi=_lin(0, 1, 101), name="sines_e2")
+
+
+def sines_e2_curriculum(stage_steps: tuple[int, int, int] = (300, 300, 400)) -> Curriculum:
+    """E2's prior after a curriculum of phases: {0}, then {0, 1/2}, then {0, 1/4, 1/2, 3/4}.
+
+    The training recipe of the shipped ``sines`` model (see its card): on E2's prior a PFN
+    sits on the prior predictive, ignoring its context, for thousands of steps, since no
+    single feature of the context or the query predicts y alone. One phase first teaches the
+    query's sine of x; two phases then make the sign of the context's sine worth reading.
+    """
+    def phases(values: list[float]) -> SinePrior:
+        return SinePrior.grid(sigma=SIGMA, A=0.2, f=3 * math.pi,
+                              phi=torch.tensor(values, dtype=torch.float64), name="sines_e2")
+
+    stages = ([0.0], [0.0, 0.5], [0.0, 0.25, 0.5, 0.75])
+    return Curriculum(sines_e2(), tuple(zip(stage_steps, map(phases, stages), strict=True)))
 
 
 def sines_and_lines_e3() -> Mixture:

@@ -24,6 +24,7 @@ from torch import Tensor
 __all__ = [
     "Batch",
     "CoinPrior",
+    "Curriculum",
     "Mixture",
     "Prior",
     "SinePrior",
@@ -558,3 +559,62 @@ class CoinPrior:
 
 Prior: TypeAlias = StepPrior | SinePrior | Mixture | CoinPrior
 """Any prior bayeslens can do exact inference for."""
+
+
+@dataclass(frozen=True)
+class Curriculum:
+    """Training data from easier priors first, then from the ``target`` prior.
+
+    Not a prior of its own: exact inference, the bar distribution's borders, evaluation and the
+    saved model all use ``target``. :func:`bayeslens.train.train` draws the batch of step ``i``
+    from :meth:`prior_at` ``(i)``: the first ``stages[0][0]`` steps from ``stages[0][1]``, the
+    next ``stages[1][0]`` from ``stages[1][1]``, and so on, then from ``target`` to the end.
+    Since the network ends on ``target`` alone, the stages only choose where it starts from.
+
+    Attributes
+    ----------
+    target : Prior
+    stages : tuple of (int, Prior)
+        Step counts (each >= 1) and the priors drawn from for that many steps.
+    """
+
+    target: Prior
+    stages: tuple[tuple[int, Prior], ...]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target, Curriculum) or not hasattr(self.target, "sample"):
+            raise ValueError(f"target must be a prior, got {type(self.target).__name__}")
+        for n, p in self.stages:
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"stage lengths must be ints >= 1, got {n!r}")
+            if type(p) is not type(self.target) or getattr(p, "n_classes", 0) != self.n_classes:
+                raise ValueError(
+                    f"stage priors must be of the target's kind ({type(self.target).__name__})"
+                    f", got {type(p).__name__}"
+                )
+
+    @property
+    def name(self) -> str:
+        return f"{self.target.name} after a curriculum of {len(self.stages)} stages"
+
+    @property
+    def n_classes(self) -> int:
+        return int(getattr(self.target, "n_classes", 0))
+
+    @property
+    def n_stage_steps(self) -> int:
+        """Steps drawn from the stages before the target takes over."""
+        return sum(n for n, _ in self.stages)
+
+    def prior_at(self, step: int) -> Prior:
+        """The prior that training step ``step`` (0-based) draws its batch from."""
+        end = 0
+        for n, p in self.stages:
+            end += n
+            if step < end:
+                return p
+        return self.target
+
+    def sample(self, batch_size: int, n_points: int, generator: torch.Generator) -> Batch:
+        """Datasets from the target prior (as for the bar distribution's borders)."""
+        return self.target.sample(batch_size, n_points, generator)

@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 from bayeslens import checkpoints, paper
 from bayeslens.bar_distribution import borders_from_prior
 from bayeslens.model import PFN, PFNConfig
-from bayeslens.priors import CoinPrior
+from bayeslens.priors import CoinPrior, Curriculum
 
 __all__ = [
     "PRESETS",
@@ -496,7 +496,9 @@ def train(
     Parameters
     ----------
     prior
-        A prior from :mod:`bayeslens.priors` (``sample(batch, points, generator)``).
+        A prior from :mod:`bayeslens.priors` (``sample(batch, points, generator)``), or a
+        :class:`~bayeslens.priors.Curriculum`: then each step's batch comes from its
+        ``prior_at(step)``, and the borders from its target.
     model_config, train_config
         What to build and how to train it.
     workdir : path, optional
@@ -533,7 +535,9 @@ def train(
         unknown or absent device, snapshot steps outside 1 .. steps, a classifier for a
         regression prior (or the reverse); ``TrainConfig`` checks its own fields.
     """
-    _check_train_args(prior, model_config, train_config, snapshot_steps)
+    curriculum = prior if isinstance(prior, Curriculum) else None
+    _check_train_args(curriculum.target if curriculum else prior, model_config, train_config,
+                      snapshot_steps)
     dev = resolve_device(device)
     distributed, rank, world = _distributed()
     model = build_model(prior, model_config, train_config).to(dev)
@@ -583,7 +587,8 @@ def train(
         lr = train_config.lr_at(step)
         for group in opt.param_groups:
             group["lr"] = lr
-        b = sample_batch(prior, train_config.batch_size, train_config.n_points, data_gen)
+        source = curriculum.prior_at(step) if curriculum else prior
+        b = sample_batch(source, train_config.batch_size, train_config.n_points, data_gen)
         b = TrainBatch(*(t.to(dev, non_blocking=True) for t in b))
         loss = step_loss(*b)
         opt.zero_grad(set_to_none=True)
@@ -653,6 +658,7 @@ PRIORS: dict[str, Callable[[], Any]] = {
     "steps_e1": paper.steps_e1,
     "steps_e4": paper.steps_e4,
     "sines_e2": paper.sines_e2,
+    "sines_e2_curriculum": paper.sines_e2_curriculum,
     "sines_and_lines_e3": paper.sines_and_lines_e3,
     "coin_e5": paper.coin_e5,
 }
@@ -819,6 +825,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         round(train_config.steps * k / preset.snapshots) for k in range(1, preset.snapshots)
     } - {0})
     prior = PRIORS[preset.prior]()
+    target = prior.target if isinstance(prior, Curriculum) else prior  # what is evaluated
     out = args.out or Path("runs") / name
     log.info("training %s on prior %s: %s, %s", name, preset.prior, model_config, train_config)
     joined = _join_torchrun()
@@ -846,30 +853,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
         n_points = train_config.n_points
-        data = sample_eval_set(prior, n_eval, n_points,
+        data = sample_eval_set(target, n_eval, n_points,
                                torch.Generator().manual_seed(train_config.seed + 1000))
         t = time.perf_counter()
-        exact = exact_nll(prior, data)
+        exact = exact_nll(target, data)
         log.info("exact PPD NLL of %d datasets in %.1f s", n_eval, time.perf_counter() - t)
         g = gap_from_nlls(model_nll(model, data), exact, n_points)
         gap = {**g.to_dict(), "eval_seed": train_config.seed + 1000,
                "weights": "float16" if fp16 else "float32"}
         log.info("NLL gap to the exact PPD: %.4f +- %.4f nats per query (%d datasets)",
                  g.gap, g.se, n_eval)
-        untrained = build_model(prior, model_config, train_config).eval()
+        untrained = build_model(target, model_config, train_config).eval()
         gaps = gap_curve({**result.snapshots, 0: untrained}, data, exact)
         for step, g_step in gaps.items():
             log.info("gap at step %d: %.4f +- %.4f", step, g_step.gap, g_step.se)
         curve = [{"step": step, "gap": v.gap, "se": v.se} for step, v in gaps.items()]
         curve.append({"step": train_config.steps, "gap": g.gap, "se": g.se})
     path = checkpoints.save(
-        model, out / "model", prior=prior, prior_name=preset.prior,
+        model, out / "model", prior=target,
+        prior_name=target.name if target is not prior else preset.prior,
         train_config=train_config, final_loss=result.final_loss, gap=gap,
         dtype=torch.float16 if fp16 else torch.float32,
         extra={"train_seconds": result.seconds, "device": result.extra["device"],
                "world_size": result.extra["world_size"],
                "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
-               "preset": args.preset, "compiled": compile_, "gap_vs_steps": curve},
+               "preset": args.preset, "compiled": compile_, "gap_vs_steps": curve,
+               "curriculum": prior.name if target is not prior else None},
     )
     if gap is not None and curve is not None:
         _plot_curve(curve, {**gap, "step": train_config.steps}, path / "gap_vs_steps.png",

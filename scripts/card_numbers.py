@@ -3,6 +3,7 @@ PPD-mean gap to the exact posterior on every paper context of its prior.
 
     python scripts/card_numbers.py sines
     python scripts/card_numbers.py sines_and_lines
+    python scripts/card_numbers.py coin_counting    # classifiers: P(heads) against exact
 
 The mean gap uses 201 queries on the prior's x range; contexts longer than the model's
 ``max_context`` are skipped (and said so).
@@ -17,6 +18,7 @@ import torch
 from bayeslens import paper
 from bayeslens.checkpoints import load_pretrained
 from bayeslens.evaluate import mean_gap
+from bayeslens.posterior import posterior
 
 
 def main() -> None:
@@ -39,11 +41,18 @@ def main() -> None:
     x_query = torch.linspace(-1, 1, 201, dtype=torch.float64)
     for ctx in paper.CONTEXTS:
         prior = ctx.prior()
-        if getattr(prior, "name", None) != prior_name:
+        if prior_name not in (getattr(prior, "name", None), ctx.prior.__name__):
             continue
         x_context, y_context = ctx.make()
         if x_context.numel() > model.config.max_context:
             print(f"  {ctx.label}: {x_context.numel()} points > max_context, skipped")
+            continue
+        if not model.config.is_regression:  # the coin: P(heads) of the next flip
+            q = torch.zeros(1)
+            exact = float(posterior(prior, x_context, y_context).class_probs(q)[0, 1])
+            net = float(model.class_probs(x_context, y_context, q)[0, 1])
+            print(f"  {ctx.label:32s} P(heads): exact {exact:.4f}, PFN {net:.4f},"
+                  f" error {net - exact:+.4f}")
             continue
         g = mean_gap(model, prior, x_context, y_context, x_query)
         print(f"  {ctx.label:32s} mean gap: rms {g.rms:.3f}, max {g.max_abs:.3f}")

@@ -309,3 +309,32 @@ class _Handle:
 
     def update(self, obj: object) -> None:
         self.log.append(obj)
+
+
+def test_a_curriculum_feeds_each_stage_then_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bayeslens import train as train_module
+    from bayeslens.priors import Curriculum
+
+    cur = paper.sines_e2_curriculum((2, 3, 1))
+    assert [cur.prior_at(i).n_latents for i in range(8)] == [1, 1, 2, 2, 2, 4, 101, 101]
+    assert cur.n_stage_steps == 6
+    assert cur.n_classes == 0
+    seen: list[int] = []
+    real = train_module.sample_batch
+
+    def spy(prior, *args):  # type: ignore[no-untyped-def]
+        seen.append(prior.n_latents)
+        return real(prior, *args)
+
+    monkeypatch.setattr(train_module, "sample_batch", spy)
+    result = train(cur, TINY, _tiny_train(steps=8, warmup_steps=1), progress=False)
+    assert seen == [1, 1, 2, 2, 2, 4, 101, 101]
+    # the borders are the target's, as without the curriculum
+    plain = build_model(paper.sines_e2(), TINY, _tiny_train(steps=8))
+    torch.testing.assert_close(result.model.bar.borders, plain.bar.borders)
+    with pytest.raises(ValueError, match="stage lengths"):
+        Curriculum(paper.sines_e2(), ((0, paper.sines_e2()),))
+    with pytest.raises(ValueError, match="target's kind"):
+        Curriculum(paper.sines_e2(), ((5, paper.steps_e1()),))
+    with pytest.raises(ValueError, match="target must be a prior"):
+        Curriculum(cur, ())  # type: ignore[arg-type]
