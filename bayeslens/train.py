@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -452,6 +453,15 @@ def build_model(prior: Any, model_config: PFNConfig, train_config: TrainConfig) 
         return PFN(model_config, borders)
 
 
+def _weights_digest(model: PFN) -> str:
+    """SHA-256 over the model's tensors in state-dict order (names, shapes and bytes)."""
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(f"{name}{tuple(t.shape)}".encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _cpu_copy(model: PFN) -> PFN:
     """An eval-mode copy of ``model`` on the CPU (the global RNG is left untouched)."""
     with torch.random.fork_rng(devices=[]):
@@ -490,6 +500,7 @@ def train(
     device: str | torch.device | None = None,
     snapshot_steps: Sequence[int] = (),
     compile: bool = False,
+    init: PFN | None = None,
 ) -> TrainResult:
     """Train a PFN on ``prior``.
 
@@ -521,6 +532,10 @@ def train(
     compile : bool
         ``torch.compile`` the forward pass and loss (dynamic shapes: the context size varies).
         Needs a C++ compiler; compiling takes a minute or two, then steps are faster.
+    init : PFN, optional
+        Start from this network's weights and bar borders instead of the seed's (fine-tuning):
+        its architecture must be ``model_config``'s except, possibly, ``max_context``. A
+        ``workdir`` state, when resumed, takes precedence.
 
     Returns
     -------
@@ -540,7 +555,17 @@ def train(
                       snapshot_steps)
     dev = resolve_device(device)
     distributed, rank, world = _distributed()
-    model = build_model(prior, model_config, train_config).to(dev)
+    model = build_model(prior, model_config, train_config)
+    if init is not None:
+        if not isinstance(init, PFN) or replace(init.config, max_context=1) != replace(
+            model_config, max_context=1
+        ):
+            raise ValueError(
+                "init must be a PFN with model_config's architecture (max_context aside), "
+                f"got {getattr(init, 'config', type(init).__name__)}"
+            )
+        model.load_state_dict(init.state_dict())
+    model = model.to(dev)
     model.train()
     # fused Adam: one kernel for all parameters instead of ~10 small ops per tensor
     opt = torch.optim.Adam(model.parameters(), lr=train_config.lr,
@@ -551,6 +576,8 @@ def train(
         "train_config": asdict(train_config),
         "prior": getattr(prior, "name", type(prior).__name__),
     }
+    if init is not None:  # a resumed fine-tuning must have started from the same weights
+        meta["init"] = _weights_digest(init)
     meta_saved: dict[str, Any] = dict(meta)
     wd = Path(workdir) if workdir is not None else None
     step, losses, elapsed = 0, list[float](), list[float]()
@@ -651,6 +678,8 @@ class Preset:
     """Snapshots at every 1/snapshots of the run, for the gap-vs-steps curve."""
     fp16: bool = False
     compile: bool = False
+    init_from: str | None = None
+    """A shipped model (``load_pretrained``) to fine-tune from, instead of the seed's weights."""
 
 
 PRIORS: dict[str, Callable[[], Any]] = {
@@ -830,9 +859,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("training %s on prior %s: %s, %s", name, preset.prior, model_config, train_config)
     joined = _join_torchrun()
     try:
+        init = checkpoints.load_pretrained(preset.init_from) if preset.init_from else None
         result = train(prior, model_config, train_config, workdir=out,
                        resume=not args.no_resume, progress=not args.no_progress,
-                       snapshot_steps=snapshot_steps, compile=compile_)
+                       snapshot_steps=snapshot_steps, compile=compile_, init=init)
     finally:
         if joined:
             dist.destroy_process_group()
@@ -878,7 +908,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "world_size": result.extra["world_size"],
                "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
                "preset": args.preset, "compiled": compile_, "gap_vs_steps": curve,
-               "curriculum": prior.name if target is not prior else None},
+               "curriculum": prior.name if target is not prior else None,
+               "init_from": preset.init_from},
     )
     if gap is not None and curve is not None:
         _plot_curve(curve, {**gap, "step": train_config.steps}, path / "gap_vs_steps.png",

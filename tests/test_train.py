@@ -338,3 +338,22 @@ def test_a_curriculum_feeds_each_stage_then_the_target(monkeypatch: pytest.Monke
         Curriculum(paper.sines_e2(), ((5, paper.steps_e1()),))
     with pytest.raises(ValueError, match="target must be a prior"):
         Curriculum(cur, ())  # type: ignore[arg-type]
+
+
+def test_init_starts_from_given_weights_and_refuses_another_architecture() -> None:
+    from dataclasses import replace
+
+    first = train(paper.steps_e1(), TINY, _tiny_train(steps=3, warmup_steps=1),
+                  progress=False).model
+    # lr ~ 0: the "fine-tuned" network is the one it started from, borders included
+    tiny_lr = _tiny_train(steps=1, warmup_steps=0, lr=1e-12)
+    longer = replace(TINY, max_context=12)
+    again = train(paper.sines_e2(), longer, replace(tiny_lr, n_points=13),
+                  progress=False, init=first).model
+    for (k, a), b in zip(first.state_dict().items(), again.state_dict().values(),
+                         strict=True):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=0, msg=k)
+    assert again.config.max_context == 12
+    with pytest.raises(ValueError, match="init must be a PFN with model_config"):
+        train(paper.steps_e1(), replace(TINY, d_model=16), tiny_lr, progress=False,
+              init=first)
