@@ -4,9 +4,9 @@ The static figures of the book and its explorers (:mod:`bayeslens.explore`) call
 functions. Nothing here computes a posterior or trains a model, and nothing calls
 ``plt.show()``: a function draws on the ``Axes`` it is given and returns it.
 
-Colours are fixed across the book: the exact posterior predictive (PPD) is blue, a network
-is orange, the maximum-likelihood fit is red, the truth is a dashed grey line, the context
-points are black.
+Colours are fixed across the book: the exact posterior predictive (PPD) is blue (its band
+shaded), a network is orange (dashed mean, its band outlined), the maximum-likelihood fit is
+red, the truth is a dashed grey line, the context points are black.
 """
 
 from __future__ import annotations
@@ -97,12 +97,17 @@ def draw_band(
     band_label: str | None = None,
     linestyle: str = "-",
     alpha: float = 0.2,
+    fill: bool = True,
 ) -> Axes:
-    """Draw a mean line and a shaded band over ``x_query`` (n_query,)."""
+    """Draw a mean line and a band over ``x_query`` (n_query,): shaded, or (``fill=False``)
+    outlined by its two edges, so that a second band drawn over a shaded one stays visible."""
     x = _np(x_query)
-    ax.fill_between(
-        x, _np(band.lower), _np(band.upper), color=color, alpha=alpha, lw=0, label=band_label
-    )
+    if fill:
+        ax.fill_between(x, _np(band.lower), _np(band.upper), color=color, alpha=alpha, lw=0,
+                        label=band_label)
+    else:
+        ax.plot(x, _np(band.lower), color=color, lw=1.1, ls=(0, (1, 1.5)), label=band_label)
+        ax.plot(x, _np(band.upper), color=color, lw=1.1, ls=(0, (1, 1.5)))
     ax.plot(x, _np(band.mean), color=color, lw=2, ls=linestyle, label=label)
     return ax
 
@@ -134,6 +139,9 @@ def draw_predictive(
 ) -> Axes:
     """The book's main figure: exact PPD and network (means and bands), context, truth.
 
+    The exact PPD's band is shaded, the network's outlined (dotted edges), so either stays
+    readable where they overlap, in colour and in greyscale.
+
     Parameters
     ----------
     x_query : array-like, shape (n_query,)
@@ -153,7 +161,7 @@ def draw_predictive(
     if network is not None:
         draw_band(
             ax, x_query, network, color=COLORS["network"], label=f"{network_label} mean",
-            band_label=f"{network_label} {band_name}", linestyle="--", alpha=0.15,
+            band_label=f"{network_label} {band_name}", linestyle="--", fill=False,
         )
     if x_context is not None and y_context is not None:
         draw_context(ax, x_context, y_context)

@@ -124,3 +124,43 @@ def test_shipped_sines_and_lines_gap_agrees_with_its_card() -> None:
     combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
     assert abs(fresh.gap - recorded["gap"]) <= 3 * combined_se, (fresh, recorded)
     assert 0 < recorded["gap"] < 0.025  # the card says: target 0.01 missed, 0.0192
+
+
+@pytest.mark.slow
+def test_shipped_updown_gap_agrees_with_its_card() -> None:
+    """1,000 fresh 21-point datasets of E4's prior (about 15 s) reproduce the card's gap."""
+    model = load_pretrained("updown")
+    recorded = model.metadata["gap"]
+    assert recorded["n_points"] == 21
+    assert model.config.max_context >= 20  # E4's bump has 20 points
+    fresh = nll_gap(model, paper.steps_e4(), 1000, n_points=21, seed=2024)
+    combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
+    assert abs(fresh.gap - recorded["gap"]) <= 3 * combined_se, (fresh, recorded)
+    assert 0 < recorded["gap"] < 0.03  # the card says: target 0.02 missed, 0.0246
+
+
+@pytest.mark.parametrize("name", ["coin", "coin_counting"])
+def test_shipped_coin_gaps_agree_with_their_cards(name: str) -> None:
+    """2,000 fresh 65-flip datasets (a few seconds) reproduce each card's cross-entropy gap."""
+    model = load_pretrained(name)
+    recorded = model.metadata["gap"]
+    fresh = nll_gap(model, paper.coin_e5(), 2000, n_points=65, seed=2024)
+    combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
+    assert abs(fresh.gap - recorded["gap"]) <= 3 * combined_se, (fresh, recorded)
+
+
+def test_only_the_sink_network_counts_heads() -> None:
+    """E5: the plain network is flat in k; the sink network within 0.02 of the exact PPD."""
+    prior = paper.coin_e5()
+    plain, sink = load_pretrained("coin"), load_pretrained("coin_counting")
+    assert plain.config.n_sink_tokens == 0
+    assert sink.config.n_sink_tokens >= 1
+    q = torch.zeros(1)
+    flat = []
+    for k in paper.E5_HEADS:
+        x, y = paper.heads(k)
+        exact = float(posterior(prior, x, y).class_probs(q)[0, 1])
+        flat.append(float(plain.class_probs(x, y, q)[0, 1]))
+        assert abs(float(sink.class_probs(x, y, q)[0, 1]) - exact) <= 0.02, k
+    assert max(flat) - min(flat) < 1e-4
+    assert sink.metadata["gap"]["gap"] < plain.metadata["gap"]["gap"]

@@ -74,3 +74,33 @@ def test_never_shows(monkeypatch, ax):
 
     monkeypatch.setattr(plt, "show", boom)
     plots.draw_predictive(ax, [0.0, 1.0], Band([0, 1], [0, 0], [1, 1]))
+
+
+def test_the_network_band_is_an_outline_over_the_shaded_exact_band(ax):
+    x = torch.linspace(-1, 1, 11)
+    plots.draw_predictive(ax, x, Band(x * 0, x - 1, x + 1), Band(x, x - 0.5, x + 0.5))
+    assert len(ax.collections) == 1  # one shaded band: the exact PPD's
+    edges = [ln for ln in ax.lines if ln.get_color() == plots.COLORS["network"]]
+    assert len(edges) == 3  # lower edge, upper edge, mean
+    np.testing.assert_allclose(edges[0].get_ydata(), x - 0.5)
+
+
+def test_e4_and_e5_figures(ax):
+    x = torch.linspace(-1, 1, 21)
+    modes = [{"mass": 0.4, "c_lo": -0.6, "c_hi": -0.5, "b": 0.0, "a": 0.13},
+             {"mass": 0.4, "c_lo": 0.5, "c_hi": 0.6, "b": 0.13, "a": -0.13}]
+    plots.draw_step_modes(ax, x, modes, exact_mean=x * 0, truth=x * 0, title="t")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[:2] == ["up at -0.55: mass 0.40", "down at +0.55: mass 0.40"]
+    ax.clear()
+    plots.draw_gap_vs_evidence(ax, [10, 0, -10], {"max": [0.1, 0.2, 0.3]}, ["a", "b", "c"])
+    assert ax.xaxis_inverted()
+    ax.clear()
+    plots.draw_heads(ax, [1, 2, 4], [0.6, 0.7, 0.8], {"PFN": [0.9, 0.9, 0.9]})
+    assert len(ax.lines) == 2
+    ax.clear()
+    plots.draw_coin_posterior(ax, [0.25, 0.5, 0.75], [0.2, 0.5, 0.3], title="t")
+    ax.clear()
+    plots.draw_coin_predictions(ax, {"exact": 0.7, "PFN": float("nan"), "sink": 0.69},
+                                fraction=1.0)
+    assert len(ax.patches) == 2  # the NaN is left out
