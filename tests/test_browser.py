@@ -10,8 +10,10 @@ posterior and the network computed in the page, ``book/vendor/bayeslens/live*.js
 drives each one through its test hook ``window.bayeslensLive`` on reference contexts and
 compares the numbers with Python's (exact PPD mean and 95% band to 1e-6, network to 1e-3),
 checks the bad states (no points, too many, outside the x range) show a message and no NaN,
-and clicks, drags and removes points with the mouse. Screenshots go to
-``_build/screenshots/`` (git-ignored).
+and clicks, drags and removes points with the mouse. On every chapter page, no code block
+(a cell's source, hidden ones opened, or a code fence) may scroll sideways at 1280x900: its
+lines fit the text column (77 characters). Screenshots go to ``_build/screenshots/``
+(git-ignored).
 
 Without Chromium or a built book the test skips with the reason; with ``CI=true`` it fails
 instead, so CI cannot pass without running it.
@@ -233,6 +235,70 @@ def test_page(browser: Browser, server: str, page_path: str) -> None:
 
         assert foreign == [], f"requests to other hosts: {foreign}"
         assert errors == [], f"console errors: {errors}"
+
+
+# --------------------------------------------------------------------------------------------
+# Code that fits the page
+# --------------------------------------------------------------------------------------------
+
+# Cell sources and code fences. A cell's printed output is a ``div.highlight pre`` too, but it
+# is not code: it is left out.
+CODE_BLOCKS = "div.cell_input pre, div.highlight pre"
+WIDE_CODE_JS = r"""async selector => {
+  await document.fonts.ready;
+  // hidden sources (hide-input) and dropdowns: a reader opens them, so open them all
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  const blocks = [...document.querySelectorAll(selector)]
+    .filter(pre => !pre.closest('.cell_output'));
+  const wide = [];
+  for (const pre of blocks) {
+    if (pre.scrollWidth <= pre.clientWidth + 1) continue;  // 1 px of rounding
+    const style = getComputedStyle(pre);
+    const room = pre.clientWidth - parseFloat(style.paddingLeft)
+      - parseFloat(style.paddingRight);
+    const lines = pre.textContent.split('\n');
+    // the first line wider than the text column, measured in the block's own font
+    const probe = document.createElement('span');
+    probe.style.cssText = 'position: absolute; visibility: hidden; white-space: pre';
+    pre.appendChild(probe);
+    let line = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+    for (const text of lines) {
+      probe.textContent = text;
+      if (probe.getBoundingClientRect().width > room + 1) { line = text; break; }
+    }
+    probe.remove();
+    wide.push({line, chars: line.length, scroll: pre.scrollWidth, client: pre.clientWidth});
+  }
+  return {count: blocks.length, wide};
+}
+"""
+
+
+def _chapter_pages() -> list[str]:
+    """The built pages with a notebook behind them: the intro and the chapters."""
+    if not (HTML / "book").exists():
+        return []
+    return [p for p in _pages() if (ROOT / p).with_suffix(".ipynb").exists()]
+
+
+@pytest.mark.parametrize("page_path", _chapter_pages() or ["book/intro.html"])
+def test_code_fits_the_page(browser: Browser, server: str, page_path: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname
+               in ("127.0.0.1", "localhost") else route.abort())
+    with contextlib.ExitStack() as stack:
+        stack.callback(context.close)
+        page.goto(f"{server}/{page_path}", wait_until="networkidle")
+        found = page.evaluate(WIDE_CODE_JS, CODE_BLOCKS)
+    assert found["count"] > 0, f"{page_path}: no code block matches {CODE_BLOCKS!r}"
+    wide = found["wide"]
+    assert wide == [], (
+        f"{page_path}: {len(wide)} code block(s) scroll sideways at 1280x900; the first "
+        f"overflowing line ({wide[0]['chars']} characters, block {wide[0]['scroll']} px "
+        f"wide in {wide[0]['client']} px): {wide[0]['line']!r}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
