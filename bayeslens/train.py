@@ -899,7 +899,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                "weights": "float16" if fp16 else "float32"}
         log.info("NLL gap to the exact PPD: %.4f +- %.4f nats per query (%d datasets)",
                  g.gap, g.se, n_eval)
-        untrained = build_model(target, model_config, train_config).eval()
+        untrained = (init if init is not None  # step 0: where the run started
+                     else build_model(target, model_config, train_config)).eval()
         gaps = gap_curve({**result.snapshots, 0: untrained}, data, exact)
         for step, g_step in gaps.items():
             log.info("gap at step %d: %.4f +- %.4f", step, g_step.gap, g_step.se)

@@ -191,6 +191,31 @@ EXPLORERS: dict[str, LiveSpec] = {
         y_range=(-1.2, 1.2),
         latents="step:c",
     ),
+    "sines": LiveSpec(
+        name="sines",
+        title="E2: sines of one frequency, exact posterior and the shipped sines PFN",
+        prior=paper.sines_e2,
+        model="sines",
+        functions=(
+            ContextFunction(
+                "sine y = A sin(f x)", "sine_line", (),
+                (
+                    Slider("f", "frequency f (the prior's: 3π ≈ 9.42)", 1.0, 16.0, 0.01,
+                           round(2 * math.pi, 2)),
+                    Slider("A", "amplitude A", 0.0, 0.6, 0.01, 0.2),
+                ),
+            ),
+            ContextFunction(
+                "the prior's sine y = 0.2 sin(3π x + 2π φ)", "sine_line",
+                (("A", 0.2), ("f", 3 * math.pi)),
+                (Slider("phi", "phase φ", 0.0, 1.0, 0.01, 0.0),),
+            ),
+        ),
+        n_points=Slider("n", "context points", 0, 30, 1, 20),
+        noise=_noise(),
+        y_range=(-0.8, 0.8),
+        latents="axis:phi",
+    ),
 }
 """The live explorers the book shows, by name."""
 
