@@ -162,7 +162,7 @@ def sweep(
         log.info("%6d steps: loss %.4f, gap %.4f +- %.4f, %.0f s", steps, r.final_loss,
                  r.gap, r.se, r.seconds)
         doc["runs"] = sorted([*doc["runs"], r.to_dict()], key=lambda d: d["steps"])
-        doc["machine"] = f"{platform.machine()}, {torch.get_num_threads()} threads"
+        doc["machine"] = f"{platform.machine()}, torch threads: {torch.get_num_threads()}"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=1) + "\n")
     return doc
