@@ -40,6 +40,7 @@ __all__ = [
     "phase_sum",
     "rms",
     "sloped_sine_truth",
+    "step_modes",
     "switch_slope",
 ]
 

@@ -61,8 +61,8 @@ class PFNConfig:
         Regression only. Feed the y encoder ``(y - median) / scale`` instead of y, with the
         median and the half 16-84% quantile range of the prior's y read off the bar
         distribution's borders (quantiles of prior targets). False (default): raw y, the
-        paper's choice. For priors whose y are small (E2's sines have |y| < 0.5 while x spans
-        [-1, 1]), raw y gives the context's y a small share of each token.
+        paper's choice. For priors whose y are small (E2's sines have ``abs(y) < 0.5`` while
+        x spans [-1, 1]), raw y gives the context's y a small share of each token.
     """
 
     n_layers: int = 4
