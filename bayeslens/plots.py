@@ -775,11 +775,15 @@ def draw_coin_predictions(
         exact = name == "exact"
         ax.barh(i, v, color=COLORS["exact"] if exact else COLORS["network"],
                 hatch=None if exact or i == 1 else "//", edgecolor="white")
-        ax.text(min(v, 0.8) + 0.02, i, f"{v:.3f}", va="center", fontsize="small")
+        inside = v > 0.8  # long bars carry their value inside, in white
+        ax.text(v - 0.02 if inside else v + 0.02, i, f"{v:.3f}", va="center",
+                ha="right" if inside else "left", fontsize="small",
+                color="white" if inside else "black")
     if fraction is not None:
         ax.axvline(fraction, color=COLORS["truth"], ls="--", lw=1.5,
                    label=f"fraction of heads {fraction:.2f}")
-        ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small",
+                  frameon=False)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
