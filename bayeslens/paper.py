@@ -7,7 +7,7 @@ One definition shared by chapters, tests and benchmarks. Contexts are functions 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -54,9 +54,10 @@ def steps_e4() -> StepPrior:
     return StepPrior.grid(_lin(-1, 1, 201), _lin(-1, 1, 201), _lin(-1, 1, 201), SIGMA)
 
 
-def sines_e2() -> SinePrior:
-    """E2: m(x) = 0.2 sin(3 pi x + 2 pi phi), phi in linspace(0, 1, 101)."""
-    return SinePrior.grid(sigma=SIGMA, A=0.2, f=3 * math.pi, phi=_lin(0, 1, 101), name="sines_e2")
+def sines_e2(phi: Sequence[float] | None = None) -> SinePrior:
+    """E2: m(x) = 0.2 sin(3 pi x + 2 pi phi), phi in linspace(0, 1, 101) (or the given phases)."""
+    phases = _lin(0, 1, 101) if phi is None else torch.tensor(phi, dtype=torch.float64)
+    return SinePrior.grid(sigma=SIGMA, A=0.2, f=3 * math.pi, phi=phases, name="sines_e2")
 
 
 def sines_e2_curriculum(stage_steps: tuple[int, int, int] = (300, 300, 400)) -> Curriculum:
@@ -67,12 +68,8 @@ def sines_e2_curriculum(stage_steps: tuple[int, int, int] = (300, 300, 400)) -> 
     single feature of the context or the query predicts y alone. One phase first teaches the
     query's sine of x; two phases then make the sign of the context's sine worth reading.
     """
-    def phases(values: list[float]) -> SinePrior:
-        return SinePrior.grid(sigma=SIGMA, A=0.2, f=3 * math.pi,
-                              phi=torch.tensor(values, dtype=torch.float64), name="sines_e2")
-
     stages = ([0.0], [0.0, 0.5], [0.0, 0.25, 0.5, 0.75])
-    return Curriculum(sines_e2(), tuple(zip(stage_steps, map(phases, stages), strict=True)))
+    return Curriculum(sines_e2(), tuple(zip(stage_steps, map(sines_e2, stages), strict=True)))
 
 
 def sines_and_lines_e3() -> Mixture:
@@ -145,7 +142,7 @@ def heads_and_tails(k: int, tails: int = 0) -> tuple[Tensor, Tensor]:
 
 def heads(k: int) -> tuple[Tensor, Tensor]:
     """E5: k identical heads (x = 0, y = 1)."""
-    return torch.zeros(k, dtype=torch.float64), torch.ones(k, dtype=torch.float64)
+    return heads_and_tails(k)
 
 
 E3_SLOPES = tuple(round(0.21 + 0.01 * i, 2) for i in range(8))

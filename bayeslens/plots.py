@@ -67,6 +67,20 @@ FAMILY_COLORS = ("C4", "C8")
 ArrayLike = npt.ArrayLike
 
 
+def _log2_axis(ax: Axes, values: np.ndarray) -> None:
+    """A base-2 log x axis ticked at ``values``, labelled as plain numbers."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(values, [f"{v:g}" for v in values])
+
+
+def _stems(ax: Axes, values: ArrayLike, weights: ArrayLike, xlim: tuple[float, float]) -> None:
+    """Posterior weights as one stem per latent value (one collection: fast in explorers)."""
+    w = _np(weights)
+    ax.vlines(_np(values), 0, w, color=COLORS["exact"], lw=1.8)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(0, max(1e-12, float(w.max())) * 1.15)
+
+
 def _np(values: ArrayLike) -> np.ndarray:
     """A float numpy array from a tensor, array or sequence."""
     if hasattr(values, "detach"):
@@ -392,10 +406,7 @@ def draw_phase_weights(
     ax: Axes, phi: ArrayLike, weights: ArrayLike, *, title: str | None = None
 ) -> Axes:
     """Posterior weight of each phase: a stem per phase ``phi`` (n_latents,) in [0, 1]."""
-    p, w = _np(phi), _np(weights)
-    ax.vlines(p, 0, w, color=COLORS["exact"], lw=1.8)  # one collection: fast in explorers
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(0, max(1e-12, float(w.max())) * 1.15)
+    _stems(ax, phi, weights, (-0.02, 1.02))
     ax.set_xlabel("phase φ")
     ax.set_ylabel("p(φ | context)")
     if title:
@@ -593,8 +604,7 @@ def draw_family_curve(
         ax.axvline(switch_network, color=COLORS["network"], lw=1, ls="--",
                    label=f"{network_label} switch {switch_network:.4f}")
     if log_x:
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(x, [f"{v:g}" for v in x])
+        _log2_axis(ax, x)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"weight of the {family}")
@@ -626,8 +636,7 @@ def draw_fit_by_size(
                 color=COLORS["network"] if net else COLORS["exact"])
     for (label, v), color in zip((references or {}).items(), FAMILY_COLORS, strict=False):
         ax.plot(n, _np(v), ":", color=color, lw=1.5, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(n, [f"{v:g}" for v in n])
+    _log2_axis(ax, n)
     ax.set_xlabel("context points")
     ax.set_ylabel("RMS of mean − truth")
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
@@ -736,8 +745,7 @@ def draw_heads(
     ax.plot(k, _np(exact), "o-", color=COLORS["exact"], lw=2, ms=5, label="exact PPD")
     for (name, p), marker in zip(networks.items(), ("s--", "^:", "d-."), strict=False):
         ax.plot(k, _np(p), marker, color=COLORS["network"], lw=2, ms=5, label=name)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(k, [f"{v:g}" for v in k])
+    _log2_axis(ax, k)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("P(next flip is heads)")
     ax.legend(loc="best", fontsize="small", framealpha=0.9)
@@ -748,10 +756,7 @@ def draw_coin_posterior(
     ax: Axes, q_values: ArrayLike, weights: ArrayLike, *, title: str | None = None
 ) -> Axes:
     """The exact posterior over coins: one stem per coin ``q`` (n_latents,) in (0, 1)."""
-    q, w = _np(q_values), _np(weights)
-    ax.vlines(q, 0, w, color=COLORS["exact"], lw=1.8)  # one collection: fast in explorers
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, max(1e-12, float(w.max())) * 1.15)
+    _stems(ax, q_values, weights, (0, 1))
     ax.set_xlabel("coin q = P(heads)")
     ax.set_ylabel("p(q | context)")
     if title:
