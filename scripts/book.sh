@@ -11,14 +11,14 @@
 #                                   # repository URL in _config.yml
 #   bash scripts/book.sh vendor     # fetch book/vendor's JS again from the npm registry (npm)
 #
-# Assumes the tools are on PATH (the project's venv active: scripts/setup_env.sh makes it).
+# Assumes the tools are on PATH (the project's venv active: `bash tasks.sh build` makes it).
 # Environment: PORT (serve, default 8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need() {
   command -v "$1" >/dev/null 2>&1 || {
-    echo "book.sh: '$1' not found: activate the venv (. .venv/bin/activate) or run scripts/setup_env.sh" >&2
+    echo "book.sh: '$1' not found: activate the venv (. .venv/bin/activate), or run 'bash tasks.sh build' to make it" >&2
     exit 2
   }
 }
