@@ -919,6 +919,50 @@ class Posterior:
         vals, idx = torch.topk(lw, min(k, lw.numel()))
         return vals, idx
 
+    def sample_latents(self, n: int, generator: torch.Generator) -> Tensor:
+        """Latents drawn from the posterior p(L | D): independent draws, with replacement.
+
+        What the PPD averages over, one draw at a time: the PPD mean is the mean of
+        ``prior.mean(x, latent)`` over infinitely many such draws.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws, at least 1.
+        generator : torch.Generator
+            The only source of randomness: the same seed gives the same draws.
+
+        Returns
+        -------
+        Tensor of int64, shape (n,)
+            Flat latent indices in the prior's latent order, as in :meth:`log_weights`
+            (``prior.latent_params(latents)`` gives their parameters where the prior has
+            them). A latent of posterior weight 0 is never drawn.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not an int >= 1 or ``generator`` is not a ``torch.Generator``.
+
+        Examples
+        --------
+        >>> from bayeslens import paper
+        >>> post = posterior(paper.steps_e1(), *paper.line())
+        >>> post.sample_latents(300, torch.Generator().manual_seed(0)).shape
+        torch.Size([300])
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        if not isinstance(generator, torch.Generator):
+            raise ValueError(
+                f"generator must be a torch.Generator (explicit seeding), got {type(generator)}"
+            )
+        # Inverse CDF: u uniform on [0, total) lands in latent i when cdf[i - 1] <= u < cdf[i],
+        # an interval as long as latent i's weight (empty for weight 0).
+        cdf = torch.cumsum(self.log_weights().exp(), 0)  # (n_latents,)
+        u = torch.rand(n, generator=generator, dtype=DTYPE) * cdf[-1]
+        return torch.searchsorted(cdf, u, right=True).clamp_max(cdf.numel() - 1)
+
     def _atoms(self, x_query: object) -> tuple[Tensor, Atoms]:
         if isinstance(self._impl, _CoinPosterior):
             raise ValueError("the coin prior is a classification prior: use class_probs()")
