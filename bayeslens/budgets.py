@@ -63,6 +63,8 @@ class BudgetResult:
         The network's predictive mean at :data:`X_QUERY` for each named context.
     mean_rms : dict of str to float
         RMS over :data:`X_QUERY` of network mean minus exact PPD mean, per context.
+    threads : int
+        Torch's CPU threads during the run (``seconds`` depends on it).
     """
 
     steps: int
@@ -73,6 +75,7 @@ class BudgetResult:
     seconds: float
     means: dict[str, list[float]]
     mean_rms: dict[str, float]
+    threads: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,7 +120,7 @@ def run_budget(
         means[name] = [round(float(v), 6) for v in m]
         rms[name] = float((m - exact_mean).pow(2).mean().sqrt())
     return BudgetResult(steps, cfg.warmup_steps, result.final_loss, g.gap, g.se,
-                        result.seconds, means, rms)
+                        result.seconds, means, rms, torch.get_num_threads())
 
 
 def sweep(
@@ -162,7 +165,7 @@ def sweep(
         log.info("%6d steps: loss %.4f, gap %.4f +- %.4f, %.0f s", steps, r.final_loss,
                  r.gap, r.se, r.seconds)
         doc["runs"] = sorted([*doc["runs"], r.to_dict()], key=lambda d: d["steps"])
-        doc["machine"] = f"{platform.machine()}, torch threads: {torch.get_num_threads()}"
+        doc["machine"] = platform.machine()
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=1) + "\n")
     return doc

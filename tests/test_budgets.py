@@ -58,3 +58,4 @@ def test_the_shipped_results_match_the_recipe() -> None:
     steps = [r["steps"] for r in doc["runs"]]
     assert steps == sorted(steps)
     assert set(steps) <= set(paper.E3_TRAINING_STEPS)
+    assert all(r["threads"] >= 1 for r in doc["runs"])  # the seconds depend on it
