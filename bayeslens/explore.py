@@ -75,21 +75,26 @@ def frame_png(
     values: dict[str, Any],
     *,
     ncols: int = 1,
-    figsize: tuple[float, float] = (6.4, 3.6),
-    dpi: int = 80,
+    figsize: tuple[float, float] = (7.5, 3.6),
+    dpi: int = 90,
     colors: int = 128,
 ) -> bytes:
     """One frame: ``draw(axes, **values)`` rendered to a palette PNG (compressed).
 
-    Drawn on a bare ``Figure`` (no pyplot state); quantised to ``colors`` colours, which
-    makes line plots several times smaller at no visible cost. Deterministic.
+    Drawn on a bare ``Figure`` (no pyplot state) in the book's style
+    (:func:`bayeslens.plots.book_style`), by default as wide as the text column; quantised
+    to ``colors`` colours, which makes line plots several times smaller at no visible cost.
+    Deterministic.
     """
     from PIL import Image
 
-    fig, axes = _figure(ncols, figsize)
-    draw(axes, **values)
+    from bayeslens.plots import book_style
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    with book_style():
+        fig, axes = _figure(ncols, figsize)
+        draw(axes, **values)
+        fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     buf.seek(0)
     image = Image.open(buf).convert("RGB").quantize(colors=colors, dither=Image.Dither.NONE)
     out = io.BytesIO()
@@ -139,8 +144,8 @@ def explore(
     *,
     mode: str = "auto",
     ncols: int = 1,
-    figsize: tuple[float, float] = (6.4, 3.6),
-    dpi: int = 80,
+    figsize: tuple[float, float] = (7.5, 3.6),
+    dpi: int = 90,
     start: dict[str, Any] | None = None,
     descriptions: dict[str, str] | None = None,
 ) -> Any:

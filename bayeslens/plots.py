@@ -1,29 +1,48 @@
-"""One drawing function per figure, each on a matplotlib ``Axes``.
+"""One drawing function per figure, each on a matplotlib ``Axes``, and the book's one style.
 
 The static figures of the book and its explorers (:mod:`bayeslens.explore`) call the same
 functions. Nothing here computes a posterior or trains a model, and nothing calls
 ``plt.show()``: a function draws on the ``Axes`` it is given and returns it.
 
-Colours are fixed across the book: the exact posterior predictive (PPD) is blue (its band
-shaded), a network is orange (dashed mean, its band outlined), the maximum-likelihood fit is
-red, the truth is a dashed grey line, the context points are black.
+**Style.** :data:`BOOK_STYLE` is the book's one figure style: every chapter calls
+:func:`use_book_style` in its first code cell, and the explorers draw their frames inside
+:func:`book_style`. Figures are drawn :data:`FIGURE_WIDTH` inches wide, which the chapters' 90
+dpi shows at about the width of the text column (~690 CSS pixels at 1280 x 900), so the
+style's 10-11 pt text is displayed at 9-10 pt.
+
+**Exact versus network**, told apart by more than colour (so also in greyscale and for
+colour-blind readers): the exact posterior predictive (PPD) is blue, a *filled* band and a
+*solid* line; a network is orange, an *outlined* band (dotted edges) and a *dashed* line. The
+maximum-likelihood fit is red (hollow markers), the truth a dashed grey line, the context
+points black dots. **Legends** go below the panel (:func:`legend_below`), or below a row of
+panels (:func:`figure_legend`), never over the data.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
+import matplotlib as mpl
 import numpy as np
 import numpy.typing as npt
+from matplotlib import transforms
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.legend import Legend
 
 __all__ = [
+    "BOOK_STYLE",
     "COLORS",
     "FAMILY_COLORS",
+    "FIGURE_WIDTH",
     "Band",
     "LiveLossCurve",
+    "book_style",
     "draw_band",
     "draw_coin_convergence",
     "draw_coin_posterior",
@@ -39,6 +58,7 @@ __all__ = [
     "draw_gap_curve",
     "draw_gap_vs_evidence",
     "draw_heads",
+    "draw_jump_posterior",
     "draw_kl_curves",
     "draw_latent_weights",
     "draw_loss_curve",
@@ -48,8 +68,11 @@ __all__ = [
     "draw_seed_predictions",
     "draw_spread",
     "draw_step_modes",
+    "draw_step_samples",
     "draw_tabular_fit",
     "figure_legend",
+    "legend_below",
+    "use_book_style",
 ]
 
 COLORS = {
@@ -63,6 +86,78 @@ COLORS = {
 
 FAMILY_COLORS = ("C4", "C8")
 """Colours of a mixture's families, in the prior's order (E3: sines purple, lines olive)."""
+
+FIGURE_WIDTH = 7.5
+"""Width in inches of a figure in the text column (at the chapters' 90 dpi: 675 pixels)."""
+
+BOOK_STYLE: Mapping[str, Any] = MappingProxyType({
+    "figure.dpi": 90,
+    "figure.figsize": (FIGURE_WIDTH, 3.4),
+    "figure.constrained_layout.use": True,
+    "figure.titlesize": 12,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+})
+"""The book's figure style (matplotlib rcParams): text of 10-11 pt in figures
+:data:`FIGURE_WIDTH` inches wide at 90 dpi, shown at about the column's width."""
+
+LEGEND_GAP_PT = 38.0
+"""How far below a panel's bottom edge :func:`legend_below` puts the legend: clear of the tick
+labels and the x label at the style's sizes."""
+
+
+def use_book_style() -> None:
+    """Apply :data:`BOOK_STYLE` to every figure drawn from now on (a chapter's first cell)."""
+    mpl.rcParams.update(_rc())
+
+
+def book_style() -> contextlib.AbstractContextManager[Any]:
+    """:data:`BOOK_STYLE` for the figures drawn inside a ``with`` block only.
+
+    The explorers draw their frames in it, so a frame looks like the chapter's figures
+    wherever it is drawn.
+    """
+    return mpl.rc_context(_rc())
+
+
+def _rc() -> dict[Any, Any]:
+    """BOOK_STYLE as the plain dict matplotlib's typed rcParams API takes."""
+    return dict(BOOK_STYLE)
+
+
+def _legend_ncols(ax: Axes, labels: Sequence[str], fontsize: float, most: int = 3) -> int:
+    """The most columns (at most ``most``) whose estimated width fits the panel's width."""
+    width_pt = ax.bbox.width / ax.figure.dpi * 72
+    # each entry: handle (2 em) + pad (0.8 em) + text (~0.55 em a character) + spacing (2 em)
+    entry_pt = fontsize * (4.8 + 0.55 * max(len(label) for label in labels))
+    return max(1, min(most, len(labels), int(width_pt // entry_pt)))
+
+
+def legend_below(ax: Axes, *, ncols: int | None = None) -> Legend | None:
+    """The panel's legend under its x axis, clear of the tick labels and the x label.
+
+    In as many columns (at most 3) as fit the panel's width, without a frame; a
+    constrained-layout figure makes room for it. Nothing is drawn (None) when no artist
+    has a label.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    fontsize = FontProperties(size=mpl.rcParams["legend.fontsize"]).get_size_in_points()
+    below = ax.transAxes + transforms.ScaledTranslation(
+        0, -LEGEND_GAP_PT / 72, ax.figure.dpi_scale_trans
+    )
+    return ax.legend(
+        handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below,
+        ncols=ncols or _legend_ncols(ax, labels, fontsize), frameon=False,
+    )
+
 
 ArrayLike = npt.ArrayLike
 
@@ -185,7 +280,7 @@ def draw_predictive(
     ax.set_ylabel("y")
     if title:
         ax.set_title(title)
-    ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    legend_below(ax)
     return ax
 
 
@@ -200,6 +295,89 @@ def draw_latent_weights(
     ax.set_xlim(0, max(1e-12, float(w.max())) * 1.1)
     ax.set_xlabel("p(latent | context)")
     ax.set_title(title)
+    return ax
+
+
+def draw_step_samples(
+    ax: Axes,
+    x_query: ArrayLike,
+    c: ArrayLike,
+    b: ArrayLike,
+    a: ArrayLike,
+    *,
+    mean: ArrayLike | None = None,
+    network: ArrayLike | None = None,
+    x_context: ArrayLike | None = None,
+    y_context: ArrayLike | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Step functions drawn from the posterior (thin, transparent) under the PPD mean.
+
+    Each sample ``m(x) = b + a 1[x > c]`` is drawn exactly, jump included, over the range of
+    ``x_query``; where many samples agree the drawing darkens. The PPD mean is their
+    average over infinitely many draws.
+
+    Parameters
+    ----------
+    x_query : array-like, shape (n_query,)
+    c, b, a : array-like, shape (n_samples,)
+        The samples' parameters, e.g. ``prior.latent_params(post.sample_latents(n, gen))``.
+    mean : array-like, shape (n_query,), optional
+        The exact PPD mean, drawn solid blue over the samples.
+    network : array-like, shape (n_query,), optional
+        A network's mean, drawn dashed orange.
+    x_context, y_context : array-like, shape (n_context,), optional
+    """
+    x = _np(x_query)
+    lo, hi = float(x.min()), float(x.max())
+    cs, bs, as_ = np.clip(_np(c), lo, hi), _np(b), _np(a)
+    xs = np.stack([np.full_like(cs, lo), cs, cs, np.full_like(cs, hi)], 1)  # (n, 4)
+    ys = np.stack([bs, bs, bs + as_, bs + as_], 1)
+    alpha = float(np.clip(20 / max(1, len(cs)), 0.03, 0.5))
+    ax.add_collection(LineCollection(
+        list(np.stack([xs, ys], -1)), colors=COLORS["exact"], linewidths=0.7, alpha=alpha,
+    ))
+    ax.autoscale_view()
+    # the legend's entry: one sample as the eye sees many of them
+    ax.plot([], [], color=COLORS["exact"], lw=0.8, alpha=0.5, label=f"{len(cs)} posterior steps")
+    if mean is not None:
+        ax.plot(x, _np(mean), color="white", lw=4.5)  # a halo: the mean stays visible
+        ax.plot(x, _np(mean), color=COLORS["exact"], lw=2.2, label="exact PPD mean")
+    if network is not None:
+        ax.plot(x, _np(network), color=COLORS["network"], lw=2, ls="--", label="network mean")
+    if x_context is not None and y_context is not None:
+        draw_context(ax, x_context, y_context)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title:
+        ax.set_title(title)
+    legend_below(ax)
+    return ax
+
+
+def draw_jump_posterior(
+    ax: Axes,
+    c_values: ArrayLike,
+    weights: ArrayLike,
+    *,
+    x_context: ArrayLike | None = None,
+    title: str | None = None,
+) -> Axes:
+    """The posterior over a step's jump position, p(c | D): one stem per c (n_c,).
+
+    ``x_context`` (n_context,) is marked by dotted vertical lines: jumps between the same two
+    context points explain the data equally well, so p(c | D) is flat between them.
+    """
+    c = _np(c_values)
+    if x_context is not None:
+        for i, x in enumerate(_np(x_context)):
+            ax.axvline(x, color=COLORS["truth"], lw=0.8, ls=":", zorder=0,
+                       label="context x" if i == 0 else None)
+    _stems(ax, c, weights, (float(c.min()), float(c.max())))
+    ax.set_xlabel("jump position c")
+    ax.set_ylabel("p(c | context)")
+    if title:
+        ax.set_title(title)
     return ax
 
 
@@ -240,7 +418,7 @@ def draw_tabular_fit(
     ax.set_ylim(-0.03, 1.03)
     if step is not None:
         ax.set_title(f"after {step:,} steps")
-    ax.legend(loc="upper left", fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -252,19 +430,30 @@ def draw_kl_curves(
     ylabel: str = "E_x KL(p(y|x) || q(y|x)) [nats]",
     marker_step: int | None = None,
 ) -> Axes:
-    """Distances over training (log-log), one line per named curve (n_checkpoints,)."""
+    """Distances over training (log-log), one line per named curve (n_checkpoints,).
+
+    A model is told by colour and line (a name with "fresh": orange, dashed; "fixed": green,
+    dotted), a measure by its marker: the part of the name after the first comma (e.g.
+    ``"fresh, KL to the PPD"``), filled circles for the first measure, hollow squares next.
+    """
     s = np.maximum(_np(steps), 1)
-    styles = {"fresh": COLORS["network"], "fixed": COLORS["fixed"]}
+    styles = {"fresh": (COLORS["network"], "--"), "fixed": (COLORS["fixed"], ":")}
+    measures: list[str] = []
     for name, values in curves.items():
-        color = next((c for key, c in styles.items() if key in name), None)
-        ax.plot(s, np.maximum(_np(values), 1e-8), "o-", ms=3, label=name, color=color)
+        color, ls = next((st for key, st in styles.items() if key in name), (None, "-"))
+        measure = name.split(",", 1)[-1].strip()
+        if measure not in measures:
+            measures.append(measure)
+        k = measures.index(measure)
+        ax.plot(s, np.maximum(_np(values), 1e-8), ls=ls, marker="os^"[k % 3], ms=4,
+                mfc=None if k == 0 else "white", label=name, color=color)
     if marker_step is not None:
         ax.axvline(max(marker_step, 1), color="0.6", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -308,7 +497,7 @@ def draw_coin_convergence(
     ax.set_xlabel("number of flips n")
     ax.set_ylabel("P(next flip = heads | flips)")
     ax.set_ylim(0.2, 0.7)
-    ax.legend(loc="lower right", fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -324,7 +513,7 @@ def draw_coin_weights(
     ax.set_xlabel("coin q")
     ax.set_ylabel("posterior weight")
     ax.set_title(f"after n = {n:,} flips")
-    ax.legend(loc="upper left", fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -362,21 +551,29 @@ def draw_seed_predictions(
     ax.set_ylabel("P(y = 1 | x)")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper left", fontsize="small")
+    legend_below(ax)
     return ax
 
 
 def draw_spread(
     ax: Axes, values: Mapping[str, ArrayLike], *, at: float = 0.5, bins: int = 20
 ) -> Axes:
-    """Histograms of each setting's per-seed P(y = 1 | x = at) on [0, 1]."""
+    """Histograms of each setting's per-seed P(y = 1 | x = at) on [0, 1].
+
+    Every setting is a set of networks: the first is filled orange, the others outlined
+    (purple, green, red), so overlapping bars stay readable (and blue stays the exact
+    posterior's).
+    """
     edges = np.linspace(0, 1, bins + 1).tolist()
-    colors = [COLORS["network"], COLORS["exact"], COLORS["fixed"], COLORS["mle"]]
-    for (name, v), color in zip(values.items(), colors, strict=False):
-        ax.hist(_np(v), bins=edges, alpha=0.6, color=color, label=name)
+    colors = [COLORS["network"], "C4", COLORS["fixed"], COLORS["mle"]]
+    for i, ((name, v), color) in enumerate(zip(values.items(), colors, strict=False)):
+        if i == 0:
+            ax.hist(_np(v), bins=edges, alpha=0.55, color=color, label=name)
+        else:
+            ax.hist(_np(v), bins=edges, histtype="step", lw=2, color=color, label=name)
     ax.set_xlabel(f"P(y = 1 | x = {at:g}) per seed")
     ax.set_ylabel("seeds")
-    ax.legend(fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -385,16 +582,22 @@ def figure_legend(
 ) -> None:
     """One legend for a row of panels, below them; the panels' own legends are removed.
 
-    The entries are those of the panel with the most, so small panels keep their data in view.
+    The entries are those of the panel with the most, then any other panel's entries with a
+    label not yet shown, so small panels keep their data in view and no entry is lost.
     """
     flat = list(np.ravel(np.asarray(axes, dtype=object)))
     best = max(flat, key=lambda ax: len(ax.get_legend_handles_labels()[0]))
-    handles, labels = best.get_legend_handles_labels()
+    handles: list[Any] = []
+    labels: list[str] = []
+    for ax in [best, *(a for a in flat if a is not best)]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
     for ax in flat:
         if ax.get_legend() is not None:
             ax.get_legend().remove()
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize="medium",
-               frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, frameon=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,7 +678,7 @@ def draw_flatness(
     ax.set_xlabel("frequency of the context's sine / π")
     ax.set_ylabel("max |mean| over x")
     ax.set_ylim(-0.01, amplitude * 1.2)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
 
 
@@ -562,7 +765,7 @@ def draw_family_mix(
     ax.set_ylabel("y")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return ax
 
 
@@ -608,7 +811,7 @@ def draw_family_curve(
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"weight of the {family}")
-    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    legend_below(ax)
     return ax
 
 
@@ -639,7 +842,7 @@ def draw_fit_by_size(
     _log2_axis(ax, n)
     ax.set_xlabel("context points")
     ax.set_ylabel("RMS of mean − truth")
-    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    legend_below(ax)
     return ax
 
 
@@ -688,7 +891,7 @@ def draw_step_modes(
     ax.set_ylabel("y")
     if title:
         ax.set_title(title)
-    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    legend_below(ax)
     return ax
 
 
@@ -717,7 +920,7 @@ def draw_gap_vs_evidence(
     ax.invert_xaxis()  # less likely data to the right
     ax.set_xlabel("log p(D) (less likely →)")
     ax.set_ylabel("network − exact PPD mean")
-    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    legend_below(ax)
     return ax
 
 
@@ -748,7 +951,7 @@ def draw_heads(
     _log2_axis(ax, k)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("P(next flip is heads)")
-    ax.legend(loc="best", fontsize="small", framealpha=0.9)
+    legend_below(ax)
     return ax
 
 
@@ -787,8 +990,7 @@ def draw_coin_predictions(
     if fraction is not None:
         ax.axvline(fraction, color=COLORS["truth"], ls="--", lw=1.5,
                    label=f"fraction of heads {fraction:.2f}")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize="small",
-                  frameon=False)
+        legend_below(ax)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -864,7 +1066,7 @@ def draw_loss_curve(
         ax.set_xlim(0, xmax)
     ax.set_xlabel("training step")
     ax.set_ylabel("NLL per query [nats]")
-    ax.legend(loc="upper right", fontsize="small")
+    legend_below(ax)
     return ax
 
 
@@ -896,7 +1098,7 @@ def draw_gap_curve(
     ax.set_xlabel("training step")
     ax.set_ylabel("NLL gap to the exact PPD\n[nats per query]")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="best", fontsize="small")
+    legend_below(ax)
     return ax
 
 

@@ -104,3 +104,143 @@ def test_e4_and_e5_figures(ax):
     plots.draw_coin_predictions(ax, {"exact": 0.7, "PFN": float("nan"), "sink": 0.69},
                                 fraction=1.0)
     assert len(ax.patches) == 2  # the NaN is left out
+
+
+# --------------------------------------------------------------------------------------------
+# The book's style, legends out of the data, and the posterior's samples
+# --------------------------------------------------------------------------------------------
+
+
+def test_book_style_text_is_readable_at_column_width():
+    """A FIGURE_WIDTH-inch figure at the style's dpi is about the column's ~690 CSS pixels
+    wide, so its smallest text (ticks, legends) is displayed at >= 9 pt."""
+    style = plots.BOOK_STYLE
+    width_px = plots.FIGURE_WIDTH * style["figure.dpi"]
+    assert 600 <= width_px <= 700
+    for key in ("font.size", "axes.labelsize", "axes.titlesize", "xtick.labelsize",
+                "ytick.labelsize", "legend.fontsize"):
+        displayed_pt = style[key] * style["figure.dpi"] / 96  # CSS: 96 px per inch
+        assert displayed_pt >= 9, key
+
+
+def test_book_style_applies_inside_the_block_only():
+    before = dict(matplotlib.rcParams)
+    with plots.book_style():
+        assert matplotlib.rcParams["legend.fontsize"] == plots.BOOK_STYLE["legend.fontsize"]
+        fig = plt.figure()
+        assert fig.get_size_inches()[0] == plots.FIGURE_WIDTH
+        plt.close(fig)
+    assert matplotlib.rcParams["font.size"] == before["font.size"]
+    with matplotlib.rc_context():
+        plots.use_book_style()
+        assert matplotlib.rcParams["font.size"] == plots.BOOK_STYLE["font.size"]
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _drawn(draw):
+    with plots.book_style():
+        fig, ax = plt.subplots(figsize=(plots.FIGURE_WIDTH, 3.4), layout="constrained")
+        draw(ax)
+        ax.set_xlabel(ax.get_xlabel() or "x")
+        fig.canvas.draw()
+    return fig, ax
+
+
+X = np.linspace(-1, 1, 21)
+BAND = Band(X * 0, X * 0 - 1, X * 0 + 1)
+LEGENDS = {
+    "predictive": lambda ax: plots.draw_predictive(
+        ax, X, BAND, BAND, x_context=[0.0], y_context=[0.0], truth=X),
+    "tabular": lambda ax: plots.draw_tabular_fit(ax, [0.2, 0.5], [0.3, 1.0], [0.2, 0.5],
+                                                 [0.5, 1.0]),
+    "kl": lambda ax: plots.draw_kl_curves(ax, [1, 10], {"fresh, KL": [1, 0.1],
+                                                        "fixed, KL": [1, 0.5]}),
+    "coin": lambda ax: plots.draw_coin_convergence(ax, [1, 2], [0.45, 0.5], q_values=[0.3],
+                                                   truth=0.5),
+    "seeds": lambda ax: plots.draw_seed_predictions(ax, X, np.zeros((2, 21)), exact=X),
+    "spread": lambda ax: plots.draw_spread(ax, {"a": [0.1, 0.9], "b": [0.5]}),
+    "heads": lambda ax: plots.draw_heads(ax, [1, 2], [0.6, 0.7], {"PFN": [0.9, 0.9]}),
+    "steps": lambda ax: plots.draw_step_samples(ax, X, [0.0], [0.0], [1.0], mean=X,
+                                                x_context=[0.0], y_context=[0.0]),
+    "loss": lambda ax: plots.draw_loss_curve(ax, np.ones(20), floor=0.5, window=5),
+    "gap": lambda ax: plots.draw_gap_curve(ax, [10, 100], [0.1, 0.01], label="PFN"),
+    "weights": lambda ax: plots.draw_coin_weights(ax, [0.3, 0.6], [0.2, 0.8], truth=0.5, n=3),
+    "bars": lambda ax: plots.draw_coin_predictions(ax, {"exact": 0.7, "PFN": 0.9},
+                                                   fraction=1.0),
+    "modes": lambda ax: plots.draw_step_modes(
+        ax, X, [{"mass": 0.4, "c_lo": -0.6, "c_hi": -0.5, "b": 0.0, "a": 0.13}],
+        exact_mean=X),
+    "evidence": lambda ax: plots.draw_gap_vs_evidence(ax, [1, 0], {"max": [0.1, 0.2]},
+                                                      ["a", "b"]),
+    "family": lambda ax: plots.draw_family_curve(ax, [0, 1], [0.2, 0.8], [0.3, 0.7],
+                                                 xlabel="slope", switch_exact=0.5),
+    "sizes": lambda ax: plots.draw_fit_by_size(ax, [2, 4], {"exact": [1, 0.5],
+                                                            "network": [1, 0.6]}),
+}
+
+
+@pytest.mark.parametrize("name", list(LEGENDS))
+def test_legends_sit_below_the_data_and_the_x_label(name):
+    fig, ax = _drawn(LEGENDS[name])
+    legend = ax.get_legend()
+    assert legend is not None
+    box = legend.get_window_extent()
+    assert not _overlap(box, ax.get_window_extent()), "the legend covers the data"
+    assert box.y1 <= ax.xaxis.label.get_window_extent().y0 + 1, "the legend covers the x label"
+    plt.close(fig)
+
+
+def test_legend_below_without_labels_draws_nothing(ax):
+    ax.plot([0, 1])
+    assert plots.legend_below(ax) is None
+    assert ax.get_legend() is None
+
+
+def test_figure_legend_keeps_every_panels_entries():
+    fig, axes = plt.subplots(1, 2, layout="constrained")
+    plots.draw_step_samples(axes[0], X, [0.0], [0.0], [1.0], mean=X)
+    plots.draw_jump_posterior(axes[1], [-0.5, 0.5], [0.3, 0.7], x_context=[0.0, 0.1])
+    plots.figure_legend(fig, axes)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "1 posterior steps", "exact PPD mean", "context x"
+    ]
+    plt.close(fig)
+
+
+def test_step_samples_are_drawn_exactly_with_their_jumps(ax):
+    plots.draw_step_samples(ax, X, c=[0.25, 5.0], b=[0.1, -0.2], a=[0.5, 1.0], mean=X)
+    (samples,) = ax.collections
+    first, second = samples.get_segments()
+    np.testing.assert_allclose(first, [[-1, 0.1], [0.25, 0.1], [0.25, 0.6], [1, 0.6]])
+    # a jump beyond the x range: flat at b over the whole range
+    np.testing.assert_allclose(second[:, 0], [-1, 1, 1, 1])
+    np.testing.assert_allclose(second[:2, 1], -0.2)
+    mean = [ln for ln in ax.lines if ln.get_label() == "exact PPD mean"]
+    assert len(mean) == 1
+    assert mean[0].get_linestyle() == "-"
+
+
+def test_jump_posterior_one_stem_per_c(ax):
+    plots.draw_jump_posterior(ax, [-1.0, 0.0, 1.0], [0.2, 0.5, 0.3], title="t")
+    (stems,) = ax.collections
+    assert len(stems.get_segments()) == 3
+    assert ax.get_xlabel() == "jump position c"
+
+
+def test_networks_are_dashed_or_dotted_and_the_exact_side_solid(ax):
+    plots.draw_kl_curves(ax, [1, 10], {"fresh, KL": [1, 0.1], "fixed, KL": [1, 0.5],
+                                       "fresh, excess": [1, 0.2]})
+    styles = {ln.get_label(): (ln.get_linestyle(), ln.get_markerfacecolor())
+              for ln in ax.lines}
+    assert styles["fresh, KL"][0] == "--"
+    assert styles["fixed, KL"][0] == ":"
+    assert styles["fresh, excess"][1] == "white"  # the second measure: hollow markers
+    ax.clear()
+    plots.draw_spread(ax, {"no noise": [0.1, 0.9], "noise 0.1": [0.5, 0.5]})
+    fills = [patch.get_fill() for patch in ax.patches]
+    assert fills[0]  # the first setting's bars
+    assert fills[-1] is False  # the second's outline
