@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -244,3 +248,13 @@ def test_networks_are_dashed_or_dotted_and_the_exact_side_solid(ax):
     fills = [patch.get_fill() for patch in ax.patches]
     assert fills[0]  # the first setting's bars
     assert fills[-1] is False  # the second's outline
+
+
+def test_book_figures_are_drawn_for_the_column():
+    """No chapter draws a figure (or an explorer frame) wider than the text column."""
+    book = Path(__file__).resolve().parents[1] / "book"
+    for path in sorted(book.glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        for width in re.findall(r"figsize=\(\s*([0-9.]+)", code):
+            assert float(width) <= plots.FIGURE_WIDTH, f"{path.name}: figsize width {width}"
