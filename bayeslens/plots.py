@@ -330,9 +330,13 @@ def draw_step_samples(
     """
     x = _np(x_query)
     lo, hi = float(x.min()), float(x.max())
-    cs, bs, as_ = np.clip(_np(c), lo, hi), _np(b), _np(a)
+    c_raw, bs, as_ = _np(c), _np(b), _np(a)
+    cs = np.clip(c_raw, lo, hi)
+    # a jump outside (lo, hi) is not seen: the step is flat at b (c >= hi) or b + a (c < lo)
+    left = np.where(c_raw < lo, bs + as_, bs)
+    right = np.where(c_raw >= hi, bs, bs + as_)
     xs = np.stack([np.full_like(cs, lo), cs, cs, np.full_like(cs, hi)], 1)  # (n, 4)
-    ys = np.stack([bs, bs, bs + as_, bs + as_], 1)
+    ys = np.stack([left, left, right, right], 1)
     alpha = float(np.clip(20 / max(1, len(cs)), 0.03, 0.5))
     ax.add_collection(LineCollection(
         list(np.stack([xs, ys], -1)), colors=COLORS["exact"], linewidths=0.7, alpha=alpha,
@@ -1130,7 +1134,7 @@ class LiveLossCurve:
         every: int | None = None,
         floor: float | None = None,
         window: int | None = None,
-        figsize: tuple[float, float] = (7.0, 3.0),
+        figsize: tuple[float, float] = (FIGURE_WIDTH, 3.4),
     ) -> None:
         self.steps = steps
         self.every = every or max(1, steps // 10)

@@ -216,13 +216,14 @@ def test_figure_legend_keeps_every_panels_entries():
 
 
 def test_step_samples_are_drawn_exactly_with_their_jumps(ax):
-    plots.draw_step_samples(ax, X, c=[0.25, 5.0], b=[0.1, -0.2], a=[0.5, 1.0], mean=X)
+    plots.draw_step_samples(ax, X, c=[0.25, 1.0, -3.0], b=[0.1, -0.2, 0.0], a=[0.5, 1.0, 0.4],
+                            mean=X)
     (samples,) = ax.collections
-    first, second = samples.get_segments()
-    np.testing.assert_allclose(first, [[-1, 0.1], [0.25, 0.1], [0.25, 0.6], [1, 0.6]])
-    # a jump beyond the x range: flat at b over the whole range
-    np.testing.assert_allclose(second[:, 0], [-1, 1, 1, 1])
-    np.testing.assert_allclose(second[:2, 1], -0.2)
+    inside, at_the_end, before = samples.get_segments()
+    np.testing.assert_allclose(inside, [[-1, 0.1], [0.25, 0.1], [0.25, 0.6], [1, 0.6]])
+    # m(x) = b + a 1[x > c]: c = 1 is flat at b on [-1, 1], c < -1 flat at b + a
+    np.testing.assert_allclose(at_the_end[:, 1], -0.2)
+    np.testing.assert_allclose(before[:, 1], 0.4)
     mean = [ln for ln in ax.lines if ln.get_label() == "exact PPD mean"]
     assert len(mean) == 1
     assert mean[0].get_linestyle() == "-"
