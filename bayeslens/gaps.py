@@ -50,13 +50,13 @@ __all__ = [
     "context_gap",
     "format_gap",
     "main",
+    "mean_gap_queries",
     "model_gaps",
     "paper_contexts",
     "render",
     "render_text",
     "shipped_models",
     "write",
-    "x_query",
 ]
 
 PRETRAINED = Path(__file__).parent / "pretrained"
@@ -67,7 +67,7 @@ N_QUERY = 201
 """Queries on [-1, 1] at which the predictive means are compared."""
 
 
-def x_query() -> Tensor:
+def mean_gap_queries() -> Tensor:
     """The queries of the mean gap: 201 points on [-1, 1], float64, shape (201,)."""
     return torch.linspace(-1, 1, N_QUERY, dtype=torch.float64)
 
@@ -87,8 +87,8 @@ class ContextGap:
         Whether the context could come from the prior.
     max_abs, rms : float or None
         Regression: the largest and root-mean-square absolute difference of the PFN mean and
-        the exact PPD mean over the 201 queries. Classifiers: both are |network P(heads) -
-        exact P(heads)| (one query). None when the context was skipped.
+        the exact PPD mean over the 201 queries. Classifiers: both are the absolute difference
+        of the network's and the exact P(heads) (one query). None when the context was skipped.
     exact_p_heads, network_p_heads : float or None
         Classifiers only: P(heads) of the next flip, exact and the network's.
     """
@@ -188,9 +188,9 @@ def paper_contexts(prior: str) -> tuple[paper.Context, ...]:
 def context_gap(model: PFN, prior: Prior, context: paper.Context) -> ContextGap:
     """The gap of ``model`` to the exact posterior of ``prior`` on one paper context.
 
-    Regression models: :func:`bayeslens.evaluate.mean_gap` at :func:`x_query`. Classifiers:
-    P(heads) of the next flip (x = 0), network against exact. Skipped (max_abs None) when the
-    context is longer than ``model.config.max_context``.
+    Regression models: :func:`bayeslens.evaluate.mean_gap` at :func:`mean_gap_queries`.
+    Classifiers: P(heads) of the next flip (x = 0), network against exact. Skipped (max_abs
+    None) when the context is longer than ``model.config.max_context``.
     """
     x_context, y_context = context.make()  # (n_context,) each
     n = int(x_context.numel())
@@ -198,7 +198,7 @@ def context_gap(model: PFN, prior: Prior, context: paper.Context) -> ContextGap:
     if n > model.config.max_context:
         return base
     if model.config.is_regression:
-        g = mean_gap(model, prior, x_context, y_context, x_query())
+        g = mean_gap(model, prior, x_context, y_context, mean_gap_queries())
         return ContextGap(base.experiment, base.label, n, base.in_distribution, g.max_abs, g.rms)
     q = torch.zeros(1, dtype=torch.float64)  # the next flip
     exact = float(posterior(prior, x_context, y_context).class_probs(q)[0, 1])
@@ -218,7 +218,7 @@ def model_gaps(name: str) -> ModelGaps:
     prior_name = card["prior"]["name"]
     contexts = paper_contexts(prior_name)
     prior = contexts[0].prior() if contexts else None
-    gaps = tuple(context_gap(model, prior, c) for c in contexts) if prior is not None else ()
+    per_context = () if prior is None else tuple(context_gap(model, prior, c) for c in contexts)
     gap = card.get("gap") or {}
     return ModelGaps(
         name=name,
@@ -240,7 +240,7 @@ def model_gaps(name: str) -> ModelGaps:
         gap_vs_steps=tuple((int(p["step"]), float(p["gap"]), float(p["se"]))
                            for p in card.get("gap_vs_steps") or []),
         weights_sha256=str(card.get("weights_sha256", "")),
-        contexts=gaps,
+        contexts=per_context,
     )
 
 
@@ -288,23 +288,28 @@ def _worst_cells(m: ModelGaps) -> tuple[str, str, str]:
     if m.is_regression:
         return worst.label, f"{worst.max_abs:.3f}", f"{worst.rms:.3f}"
     errors = [c.max_abs or 0.0 for c in m.measured]
-    return worst.label, f"{worst.max_abs:.4f}", f"{sum(errors) / len(errors):.4f}"
+    return worst.label, f"{worst.max_abs:.3f}", f"{sum(errors) / len(errors):.3f}"
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.2f} M" if n >= 100_000 else f"{n:,}"
 
 
 def _main_table(models: Sequence[ModelGaps]) -> list[str]:
+    nbsp = "\u00a0"  # numbers and their units stay on one line in a narrow column
     lines = [
-        "| Model | Prior | Parameters | Steps | Training time | NLL gap (nats/query) "
-        "| Worst context | max | RMS / mean |",
-        "|---|---|--:|--:|--:|--:|---|--:|--:|",
+        "| Model | Params | Training | NLL gap | Worst context | max / RMS |",
+        "|---|--:|--:|--:|---|--:|",
     ]
     for m in models:
-        prior = f"{m.experiment} {{py:func}}`~bayeslens.paper.{m.prior}`" if m.experiment else (
-            f"`{m.prior}`")
         worst, top, typical = _worst_cells(m)
+        model = f"{{ref}}`{m.name} <{_target(m.name)}>`" + (
+            f" ({m.experiment})" if m.experiment else "")
+        training = f"{m.steps:,}{nbsp}steps, {_minutes(m.train_seconds).replace(' ', nbsp)}"
         lines.append(
-            f"| {{ref}}`{m.name} <{_target(m.name)}>` | {prior} | {m.n_params:,} | {m.steps:,} "
-            f"| {_minutes(m.train_seconds)}{_threads(m)} | {format_gap(m.nll_gap, m.nll_se)} "
-            f"| {worst} | {top} | {typical} |"
+            f"| {model} | {_millions(m.n_params).replace(' ', nbsp)} | {training} "
+            f"| {format_gap(m.nll_gap, m.nll_se, f'{nbsp}±{nbsp}')} | {worst} "
+            f"| {top} / {typical} |"
         )
     return lines
 
@@ -332,8 +337,9 @@ def _context_table(m: ModelGaps) -> list[str]:
 def _model_section(m: ModelGaps, repo_url: str, branch: str) -> list[str]:
     tuned = f", fine-tuned from `{m.init_from}` (whose training time is not included)" if (
         m.init_from) else ""
+    prior = f"{{py:func}}`~bayeslens.paper.{m.prior}`" if m.experiment else f"`{m.prior}`"
     facts = (
-        f"Prior `{m.prior}` ({m.n_latents:,} latents); contexts of 1 to {m.max_context} "
+        f"Prior {prior} ({m.n_latents:,} latents); contexts of 1 to {m.max_context} "
         f"{'points' if m.is_regression else 'flips'}; "
         f"{m.n_params:,} parameters; {m.steps:,} training steps in {m.train_seconds:,.0f} s"
         f"{_threads(m)}{tuned}. NLL gap to the exact PPD "
@@ -393,9 +399,12 @@ def render(models: Sequence[ModelGaps], repo_url: str, branch: str = "main") -> 
         "",
         *_main_table(models),
         "",
-        "For the coins, max is the worst context's |network P(heads) - exact P(heads)| and "
-        "mean is its mean over the coin contexts (RMS for the regression models). "
-        "Training time is wall clock on a CPU, with torch's thread count. Contexts longer "
+        "NLL gap: nats per query, with its standard error. Training: steps and wall clock on "
+        "a CPU (the thread count is in each model's section). Worst context: the paper "
+        "context with the largest max. For the coins, max is that context's |network P(heads) "
+        "- exact P(heads)| and the second number is the mean of it over the coin contexts, "
+        "not an RMS. "
+        "Contexts longer "
         "than a model's `max_context` are skipped"
         + (" (listed in the model's section)." if skipped else "; none is, here."),
         "Regenerate this page with `python -m bayeslens.gaps` after a model changes "
@@ -444,7 +453,9 @@ def _repository(root: Path) -> tuple[str, str]:
 
 def _generate(root: Path, names: Sequence[str] | None = None) -> str:
     url, branch = _repository(root)
-    return render([model_gaps(n) for n in (names or shipped_models())], url, branch)
+    models = [model_gaps(n) for n in (names or shipped_models())]
+    # the book's reading order: by experiment (E1 ... E5), then by name
+    return render(sorted(models, key=lambda m: (m.experiment or "~", m.name)), url, branch)
 
 
 def write(root: str | Path = ".", page: str | Path = DEFAULT_PAGE) -> Path:
