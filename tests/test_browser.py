@@ -13,7 +13,8 @@ checks the bad states (no points, too many, outside the x range) show a message 
 and clicks, drags and removes points with the mouse. On every chapter page, no code block
 (a cell's source, hidden ones opened, or a code fence) may scroll sideways at 1280x900: its
 lines fit the text column (77 characters). Screenshots go to ``_build/screenshots/``
-(git-ignored).
+(git-ignored): every page, and every chapter again in greyscale (``NAME-grey.png``) and as
+seen with red-green colour blindness (``NAME-deuteranopia.png``), to look at.
 
 Without Chromium or a built book the test skips with the reason; with ``CI=true`` it fails
 instead, so CI cannot pass without running it.
@@ -161,6 +162,27 @@ def _move_slider(page: Page, explorer: Locator) -> tuple[str, str]:
     return before, after
 
 
+def _colour_free_screenshots(page: Page, name: str) -> None:
+    """The chapter as a reader without colour sees it, to look at (the exact posterior and the
+    network must stay apart): ``NAME-grey.png`` through CSS ``filter: grayscale(1)``, and
+    ``NAME-deuteranopia.png`` through Chromium's simulated red-green colour blindness."""
+    from PIL import Image, ImageChops
+
+    page.evaluate("() => { document.documentElement.style.filter = 'grayscale(1)'; }")
+    grey = SHOTS / f"{name}-grey.png"
+    page.screenshot(path=str(grey), full_page=True)
+    page.evaluate("() => { document.documentElement.style.filter = ''; }")
+    with Image.open(grey) as image:
+        r, g, b = image.convert("RGB").split()
+        coloured = ImageChops.difference(r, g).getbbox() or ImageChops.difference(g, b).getbbox()
+        assert coloured is None, "the greyscale screenshot still has colour"
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setEmulatedVisionDeficiency", {"type": "deuteranopia"})
+    page.screenshot(path=str(SHOTS / f"{name}-deuteranopia.png"), full_page=True)
+    cdp.send("Emulation.setEmulatedVisionDeficiency", {"type": "none"})
+    cdp.detach()
+
+
 @pytest.mark.parametrize("page_path", _pages() if (HTML / "book").exists() else ["book/intro.html"])
 def test_page(browser: Browser, server: str, page_path: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -224,6 +246,8 @@ def test_page(browser: Browser, server: str, page_path: str) -> None:
                 arg=i, timeout=TIMEOUT_MS,
             )
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        if (ROOT / shown).with_suffix(".ipynb").exists():
+            _colour_free_screenshots(page, name)
 
         if expected["explorers"]:
             explorer = explorers.first
