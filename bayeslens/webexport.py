@@ -216,6 +216,37 @@ EXPLORERS: dict[str, LiveSpec] = {
         y_range=(-0.8, 0.8),
         latents="axis:phi",
     ),
+    "sines_and_lines": LiveSpec(
+        name="sines_and_lines",
+        title="E3: sines and lines, exact posterior and the shipped sines_and_lines PFN",
+        prior=paper.sines_and_lines_e3,
+        model="sines_and_lines",
+        functions=(
+            ContextFunction(
+                "sloped sine y = A sin(3π x) + s x", "sine_line", (("f", 3 * math.pi),),
+                (
+                    Slider("s", "slope s", -1.0, 1.0, 0.01, 0.23),
+                    Slider("A", "amplitude A (the prior's sines: 0.2)", 0.0, 0.6, 0.01, 0.2),
+                ),
+            ),
+            ContextFunction(
+                "the prior's sine y = y0 + 0.2 sin(3π x)", "sine_line",
+                (("A", 0.2), ("f", 3 * math.pi)),
+                (Slider("y0", "offset y0", 0.0, 1.0, 0.01, 0.5),),
+            ),
+            ContextFunction(
+                "the prior's line y = y0 + s x", "sine_line", (),
+                (
+                    Slider("y0", "offset y0", -1.0, 1.0, 0.01, 0.0),
+                    Slider("s", "slope s", -1.0, 1.0, 0.01, 0.5),
+                ),
+            ),
+        ),
+        n_points=Slider("n", "context points", 0, 100, 1, 10),
+        noise=_noise(),
+        y_range=(-1.2, 1.2),
+        latents="families",
+    ),
 }
 """The live explorers the book shows, by name."""
 

@@ -2,16 +2,17 @@
 
     python benchmarks/bench_live.py            # needs a built book: bash scripts/book.sh build
     python benchmarks/bench_live.py --repeats 60 --dtype float16
+    python benchmarks/bench_live.py --explorer sines_and_lines     # E3's, in chapter 8
 
-Opens chapter 5 of the built book (served on 127.0.0.1, no other host), then through the
-page's test hook (``window.bayeslensLive``) drags one context point across the plot, one
-redraw per position, as a reader's drag does: each redraw computes the exact PPD (fit, mean,
-95% band, density shading), the network's forward pass and bar-distribution summaries, and
-draws both. Prints the median and 90th percentile per part next to the targets (exact
-<= 50 ms, exact + network + drawing <= 100 ms per redraw), the bytes the page loaded by
-kind, and the largest gap to Python's numbers on the drag's contexts. ``--dtype float16``
-re-exports the weights as float16 into the built book first (the committed export is not
-touched) to measure what halving the page weight costs in accuracy.
+Opens the page of a live explorer (default: E1's, in chapter 5) of the built book (served on
+127.0.0.1, no other host), then through the page's test hook (``window.bayeslensLive``) drags
+one context point across the plot, one redraw per position, as a reader's drag does: each
+redraw computes the exact PPD (fit, mean, 95% band, density shading), the network's forward
+pass and bar-distribution summaries, and draws both. Prints the median and 90th percentile per
+part next to the targets (exact <= 50 ms, exact + network + drawing <= 100 ms per redraw), the
+bytes the page loaded by kind, and the largest gap to Python's numbers on the drag's contexts.
+``--dtype float16`` re-exports the weights as float16 into the built book first (the committed
+export is not touched) to measure what halving the page weight costs in accuracy.
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
-PAGE = "book/05_steps_to_smooth.html"
+PAGES = {
+    "steps": "book/05_steps_to_smooth.html",
+    "sines": "book/07_sines_flat.html",
+    "sines_and_lines": "book/08_sines_and_lines.html",
+}
+"""The page that shows each live explorer first."""
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -53,12 +59,14 @@ def _contexts(repeats: int) -> list[tuple[list[float], list[float]]]:
     return out
 
 
-def _python_gap(contexts: list[tuple[list[float], list[float]]], results: list[dict]) -> dict:
-    from bayeslens import paper
+def _python_gap(name: str, contexts: list[tuple[list[float], list[float]]],
+                results: list[dict]) -> dict:
+    from bayeslens import webexport
     from bayeslens.checkpoints import load_pretrained
     from bayeslens.posterior import posterior
 
-    prior, model = paper.steps_e1(), load_pretrained("steps")
+    spec = webexport.EXPLORERS[name]
+    prior, model = spec.prior(), load_pretrained(spec.model)
     levels = torch.tensor([0.025, 0.975], dtype=torch.float64)
     gap = {"exact": 0.0, "network": 0.0}
     for (x, y), r in list(zip(contexts, results, strict=True))[:: max(1, len(contexts) // 8)]:
@@ -80,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--dtype", choices=["float32", "float16"], default="float32")
+    parser.add_argument("--explorer", choices=sorted(PAGES), default="steps")
     args = parser.parse_args(argv)
-    if not (HTML / PAGE).is_file():
+    page_path = PAGES[args.explorer]
+    if not (HTML / page_path).is_file():
         sys.stderr.write("no built book: run `bash scripts/book.sh build` first\n")
         return 2
     from playwright.sync_api import sync_playwright
@@ -101,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = functools.partial(_Quiet, directory=str(html_dir))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/{PAGE}"
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/{page_path}"
     contexts = _contexts(args.repeats)
     sizes: Counter[str] = Counter()
     with sync_playwright() as p:
@@ -145,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         v = sorted(r["timings"][key] if key in r["timings"] else r[key] for r in results)
         return statistics.median(v), v[int(0.9 * (len(v) - 1))]
 
-    print(f"live explorer, chapter 5, {len(results)} redraws of a dragged point "
+    print(f"live explorer {args.explorer!r} ({page_path}), {len(results)} redraws of a "
+          "dragged point "
           f"(weights {args.dtype}, WebAssembly SIMD {'on' if simd else 'OFF'})")
     print(f"{'part':32s} {'median ms':>10s} {'p90 ms':>8s} {'target ms':>10s}")
     for key, label, target in (
@@ -157,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     ):
         med, p90 = stat(key)
         print(f"{label:32s} {med:10.1f} {p90:8.1f} {target:>10s}")
-    print("page weight (bytes loaded by chapter 5, uncompressed):")
+    print(f"page weight (bytes loaded by {page_path}, uncompressed):")
     for kind, n in sorted(sizes.items()):
         print(f"  {kind:30s} {n / 1e6:8.2f} MB")
     print(f"  {'total':30s} {sum(sizes.values()) / 1e6:8.2f} MB")
-    gap = _python_gap(contexts, results)
+    gap = _python_gap(args.explorer, contexts, results)
     print(f"largest gap to Python: exact {gap['exact']:.1e} (target 1e-6), "
           f"network {gap['network']:.1e} (target 1e-3)")
     return 0

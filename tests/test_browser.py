@@ -374,11 +374,26 @@ def _python_side(name: str, x: list[float], y: list[float], x_query: list[float]
         post = posterior(prior, xc, yc)
         q = post.quantiles(xq, levels)
         out.update(exact_mean=post.mean(xq), exact_lower=q[:, 0], exact_upper=q[:, 1])
+        if spec.latents:
+            out["latent_probs"] = _latent_probs(spec.latents, prior, post)
     if 1 <= len(x) <= model.config.max_context:
         qm = model.quantiles(xc.float(), yc.float(), xq.float(), levels.float())
         out.update(network_mean=model.mean(xc.float(), yc.float(), xq.float()),
                    network_lower=qm[:, 0], network_upper=qm[:, 1])
     return out
+
+
+def _latent_probs(what: str, prior: object, post: object) -> object:
+    """What the explorer's latent panel shows, from Python's posterior (a 1-d tensor)."""
+    if what == "families":
+        return post.log_family_weights().exp()
+    if what == "step:c":
+        return post.log_weights().reshape(len(prior.c.values), -1).logsumexp(1).exp()
+    name = what.removeprefix("axis:")
+    axes = dict(zip(("y0", "s", "A", "f", "phi"), prior.axes, strict=True))
+    w = post.log_weights().exp().reshape([len(a.values) for a in axes.values()])
+    keep = list(axes).index(name)
+    return w.sum([d for d in range(w.dim()) if d != keep])
 
 
 def _reference_contexts(name: str) -> dict[str, tuple[list[float], list[float]]]:
@@ -411,6 +426,11 @@ def _compare(name: str, label: str, got: dict) -> None:
     import torch
 
     want = _python_side(name, got["x_context"], got["y_context"], got["x_query"])
+    if "latent_probs" in want:
+        assert got["latent_probs"] is not None, f"{label}: the latent panel is missing"
+        gap = float((torch.tensor(got["latent_probs"], dtype=torch.float64)
+                     - want["latent_probs"]).abs().max())
+        assert gap <= EXACT_TOL, f"{label}: latent probabilities differ by {gap:.2e}"
     for side, tol in (("exact", EXACT_TOL), ("network", NETWORK_TOL)):
         for key in ("mean", "lower", "upper"):
             k = f"{side}_{key}"

@@ -19,6 +19,7 @@ from bayeslens import paper, webexport
 from bayeslens.checkpoints import load_pretrained
 from bayeslens.posterior import posterior
 from bayeslens.priors import CoinPrior, StepPrior
+from bayeslens.train import PRESETS, PRIORS
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT = ROOT / webexport.DEFAULT_OUT
@@ -127,6 +128,17 @@ def test_explorer_settings():
     assert ex["latents"] == "step:c"
     assert ex["n_points"]["hi"] > load_pretrained("steps").config.max_context  # a bad state
     assert {f["family"] for f in ex["functions"]} == {"sine_line", "step"}
+
+
+@pytest.mark.parametrize("name", sorted(webexport.EXPLORERS))
+def test_every_explorer_pairs_its_prior_with_its_model(name):
+    spec = webexport.EXPLORERS[name]
+    model = load_pretrained(spec.model)
+    assert PRIORS[PRESETS[spec.model].prior] is spec.prior  # the model's training prior
+    assert spec.n_points.hi > model.config.max_context  # the too-long state is reachable
+    assert spec.n_points.lo == 0  # and the empty one
+    what = spec.latents
+    assert what in ("", "families", "step:c") or what.startswith("axis:")
 
 
 def test_bad_input_is_refused():

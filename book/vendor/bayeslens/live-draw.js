@@ -39,7 +39,7 @@
    *          height: number}} opts  xRange: the prior's x range (outside it is shaded)
    */
   function Chart(parent, opts) {
-    var W = opts.width, H = opts.height, mg = { l: 46, r: 12, t: 12, b: 34 };
+    var W = opts.width, H = opts.height, mg = { l: 46, r: 12, t: 28, b: 34 };
     this.opts = opts;
     this.mg = mg;
     this.pw = W - mg.l - mg.r;
@@ -104,19 +104,20 @@
       transform: "rotate(-90 12 " + (mg.t + this.ph / 2) + ")" }, g).textContent = "y";
   };
 
+  /** One row above the plot area (never over the data): exact, then network. */
   Chart.prototype._legend = function () {
-    var g = el("g", { class: "legend" }, this.svg), x = this.mg.l + 8, y = this.mg.t + 8;
-    el("rect", { x: x - 4, y: y - 4, width: 214, height: 44, class: "legend-bg" }, g);
-    el("rect", { x: x, y: y + 2, width: 22, height: 10, fill: EXACT, "fill-opacity": 0.25 }, g);
+    var g = el("g", { class: "legend" }, this.svg), x = this.mg.l, y = 6;
+    el("rect", { x: x, y: y + 1, width: 22, height: 12, fill: EXACT, "fill-opacity": 0.25 }, g);
     el("line", { x1: x, x2: x + 22, y1: y + 7, y2: y + 7, stroke: EXACT, "stroke-width": 2 }, g);
     el("text", { x: x + 28, y: y + 11 }, g).textContent = "exact PPD, mean and 95%";
-    [y + 22, y + 32].forEach(function (yy) {
+    x += 240;
+    [y + 1, y + 13].forEach(function (yy) {
       el("line", { x1: x, x2: x + 22, y1: yy, y2: yy, stroke: NETWORK,
         "stroke-dasharray": "3 3" }, g);
     });
-    el("line", { x1: x, x2: x + 22, y1: y + 27, y2: y + 27, stroke: NETWORK,
+    el("line", { x1: x, x2: x + 22, y1: y + 7, y2: y + 7, stroke: NETWORK,
       "stroke-width": 2, "stroke-dasharray": "5 3" }, g);
-    el("text", { x: x + 28, y: y + 31 }, g).textContent = "network, mean and 95%";
+    el("text", { x: x + 28, y: y + 11 }, g).textContent = "network, mean and 95%";
   };
 
   function path(xs, ys, sx, sy) {
@@ -235,8 +236,9 @@
   };
 
   /**
-   * A bar panel for the posterior over latents: {label, values, probs}; numeric values on an
-   * x axis (e.g. p(c | D) over the change points), names as labelled bars (family masses).
+   * A bar panel for the posterior over latents: {label, values, probs, onX}; numeric values
+   * on an axis of their own range, or (onX: a position on x, as the change point c) aligned
+   * with the chart's x axis; names as labelled bars (family masses).
    */
   function Bars(parent, width, height) {
     var wrap = document.createElement("div");
@@ -256,8 +258,10 @@
     for (i = 0; i < n; i++) top = Math.max(top, lat.probs[i]);
     top = top > 0 ? top : 1;
     var numeric = typeof lat.values[0] === "number";
+    var domain = numeric && !lat.onX ? [lat.values[0], lat.values[n - 1]] : xDomain;
+    if (!(domain[1] > domain[0])) domain = [domain[0] - 0.5, domain[0] + 0.5];
     var sx = numeric
-      ? function (v) { return l + ((v - xDomain[0]) / (xDomain[1] - xDomain[0])) * pw; }
+      ? function (v) { return l + ((v - domain[0]) / (domain[1] - domain[0])) * pw; }
       : function (k) { return l + ((k + 0.5) / n) * pw; };
     var bw = numeric ? Math.max(1, (0.8 * (sx(lat.values[n - 1]) - sx(lat.values[0]))) /
       Math.max(n - 1, 1)) : (0.6 * pw) / n;
@@ -271,11 +275,11 @@
     }
     el("line", { x1: l, x2: l + pw, y1: t + ph, y2: t + ph, class: "axis" }, g);
     if (numeric) {
-      ticks(xDomain[0], xDomain[1], 6).forEach(function (v) {
+      ticks(domain[0], domain[1], 6).forEach(function (v) {
         el("text", { x: sx(v), y: t + ph + 15, "text-anchor": "middle" }, g).textContent = fmt(v);
       });
     }
-    el("text", { x: l, y: 12 }, g).textContent = "exact posterior over the " + lat.label +
+    el("text", { x: l, y: 12 }, g).textContent = "exact posterior p(" + lat.label + " | D)" +
       " (tallest bar: " + (100 * top).toFixed(1) + "%)";
   };
 

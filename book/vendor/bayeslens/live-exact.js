@@ -14,6 +14,8 @@
   var M = root.BayeslensLive.math;
   var LOG_2PI = Math.log(2 * Math.PI);
   var PRUNE_LOG_WEIGHT = -60; // as posterior.py: latents below max - 60 carry < 1e-26 each
+  var TAIL_MASS = 1e-12;
+  var CDF_SLOPE = new Float64Array(2); // scratch of cdfPdf
 
   function gaussConst(n, sigma) {
     return -0.5 * n * (LOG_2PI + 2 * Math.log(sigma));
@@ -150,7 +152,7 @@
       },
       latents: function (what) {
         if (what !== "step:c") return null;
-        return { label: "change point c", values: c, probs: pc };
+        return { label: "c", values: c, probs: pc, onX: true };
       },
     };
   }
@@ -158,6 +160,7 @@
   // ------------------------------------------------------------------------------ sines
 
   var SINE_AXES = ["y0", "s", "A", "f", "phi"];
+  var SINE_LABELS = ["y0", "s", "A", "f", "φ"];
 
   /** Parameters of every latent (C order over y0, s, A, f, phi), cached on the prior. */
   function sineLatents(prior) {
@@ -183,6 +186,22 @@
     }
     prior._lat = { n: nl, sizes: sizes, idx: idx, logPrior: logPrior, theta: theta };
     return prior._lat;
+  }
+
+  /**
+   * `keep` (latent indices) without its lightest latents whose summed weight is at most
+   * TAIL_MASS of the kept total: they move no CDF by more than that (quantiles by < 1e-9
+   * where the PPD's density is above 1e-3), and a diffuse posterior's PPD then needs fewer
+   * atoms per query. Heaviest first.
+   */
+  function dropTail(keep, logW) {
+    var order = keep.slice().sort(function (p, q) { return logW[q] - logW[p]; });
+    var w = order.map(function (k) { return Math.exp(logW[k]); });
+    var total = 0, i;
+    for (i = w.length - 1; i >= 0; i--) total += w[i];
+    var dropped = 0, n = w.length;
+    while (n > 1 && dropped + w[n - 1] <= TAIL_MASS * total) dropped += w[--n];
+    return order.slice(0, n);
   }
 
   /** The posterior of a sine/line prior: log p(L | D) from per-frequency Gram matrices. */
@@ -220,16 +239,24 @@
         var mx = -Infinity, keep = [], tot = 0;
         for (l = 0; l < L.n; l++) if (logW[l] > mx) mx = logW[l];
         for (l = 0; l < L.n; l++) if (logW[l] >= mx + PRUNE_LOG_WEIGHT) keep.push(l);
+        keep = dropTail(keep, logW);
         var w = Float64Array.from(keep, function (k) { return Math.exp(logW[k]); });
         for (i = 0; i < w.length; i++) tot += w[i];
-        var nq = xq.length, K = keep.length;
+        var nq = xq.length, K = keep.length, nf = fv.length;
+        var sinF = new Float64Array(nf * nq), cosF = new Float64Array(nf * nq);
+        for (var a = 0; a < nf; a++) {
+          for (var q0 = 0; q0 < nq; q0++) {
+            sinF[a * nq + q0] = Math.sin(fv[a] * xq[q0]);
+            cosF[a * nq + q0] = Math.cos(fv[a] * xq[q0]);
+          }
+        }
         var mu = new Float64Array(nq * K), mass = new Float64Array(nq * K);
-        for (var q = 0; q < nq; q++) {
-          for (var k = 0; k < K; k++) {
-            var t = th, b = 4 * keep[k], f = fv[fi[keep[k]]];
-            mu[q * K + k] = t[b] + t[b + 1] * xq[q] + t[b + 2] * Math.sin(f * xq[q]) +
-              t[b + 3] * Math.cos(f * xq[q]);
-            mass[q * K + k] = w[k] / tot;
+        for (var k = 0; k < K; k++) {
+          var b = 4 * keep[k], fo = fi[keep[k]] * nq, wk = w[k] / tot;
+          var t0 = th[b], t1 = th[b + 1], t2 = th[b + 2], t3 = th[b + 3];
+          for (var q = 0; q < nq; q++) {
+            mu[q * K + k] = t0 + t1 * xq[q] + t2 * sinF[fo + q] + t3 * cosF[fo + q];
+            mass[q * K + k] = wk;
           }
         }
         return { mu: mu, shared: false, mass: mass, nAtoms: K, sigma: sigma };
@@ -240,7 +267,7 @@
         if (a < 0) return null;
         var probs = new Float64Array(L.sizes[a]);
         for (l = 0; l < L.n; l++) probs[L.idx[a][l]] += Math.exp(logW[l]);
-        return { label: SINE_AXES[a], values: prior[SINE_AXES[a]].values, probs: probs };
+        return { label: SINE_LABELS[a], values: prior[SINE_AXES[a]].values, probs: probs };
       },
     };
   }
@@ -314,41 +341,43 @@
   // ------------------------------------------------------------------------------ PPD summaries
 
   /**
-   * Mixture CDF and density of query q's kept atoms at y. Beyond 9 sigma an atom's CDF is 0
-   * or 1 and its density 0 to within 1e-18: skipped.
+   * Mixture CDF and density at y of n atoms (means mus, masses ms). Beyond 9 sigma an atom's
+   * CDF is 0 or 1 and its density 0 to within 1e-18: skipped.
    */
-  function cdfPdf(at, q, keep, nKeep, y, out) {
-    var K = at.nAtoms, sigma = at.sigma, F = 0, f = 0, shared = at.shared, base = q * K;
-    for (var t = 0; t < nKeep; t++) {
-      var k = keep[t], z = (y - (shared ? at.mu[k] : at.mu[base + k])) / sigma;
-      var m = at.mass[base + k];
-      if (z >= 9) { F += m; continue; }
+  function cdfPdf(mus, ms, n, sigma, y, out) {
+    var F = 0, f = 0, inv = 1 / sigma, phi = CDF_SLOPE;
+    for (var t = 0; t < n; t++) {
+      var z = (y - mus[t]) * inv;
+      if (z >= 9) { F += ms[t]; continue; }
       if (z <= -9) continue;
-      F += m * M.normCdf(z);
-      f += m * Math.exp(-0.5 * z * z);
+      M.normCdfSlope(z, phi);
+      F += ms[t] * phi[0];
+      f += ms[t] * phi[1];
     }
     out[0] = F;
-    out[1] = f / (sigma * Math.sqrt(2 * Math.PI));
+    out[1] = f * inv;
   }
 
   /**
    * PPD mean and quantiles at each query. Quantiles solve CDF(y) = level by Newton steps
    * kept inside a shrinking bracket (bisection where a step would leave it), started from
    * the previous query's answer: converged where the CDF matches to 1e-13 or the step or
-   * bracket is below 1e-11, as posterior.py's Atoms.quantiles.
+   * bracket is below 1e-11, as posterior.py's Atoms.quantiles. Each query's atoms above
+   * mass 1e-16 are first copied into two dense arrays, which the solver sweeps.
    * @returns {{mean: Float64Array, quantiles: Float64Array[]}}
    */
   function summaries(at, nq, levels) {
     var K = at.nAtoms, sigma = at.sigma;
     var mean = new Float64Array(nq), qs = levels.map(function () { return new Float64Array(nq); });
-    var keep = new Int32Array(K), r = new Float64Array(2), q, k;
+    var mus = new Float64Array(K), ms = new Float64Array(K), r = new Float64Array(2), q, k;
     for (q = 0; q < nq; q++) {
       var m = 0, nKeep = 0, mlo = Infinity, mhi = -Infinity;
       for (k = 0; k < K; k++) {
         var mu = at.shared ? at.mu[k] : at.mu[q * K + k], w = at.mass[q * K + k];
         m += w * mu;
         if (w > 1e-16) {
-          keep[nKeep++] = k;
+          mus[nKeep] = mu;
+          ms[nKeep++] = w;
           if (mu < mlo) mlo = mu;
           if (mu > mhi) mhi = mu;
         }
@@ -359,7 +388,7 @@
         var yv = q > 0 ? qs[li][q - 1] : m + sigma * M.normInv(level) * 1.5;
         if (!(yv > lo && yv < hi)) yv = 0.5 * (lo + hi);
         for (var it = 0; it < 200; it++) {
-          cdfPdf(at, q, keep, nKeep, yv, r);
+          cdfPdf(mus, ms, nKeep, sigma, yv, r);
           var err = r[0] - level;
           if (Math.abs(err) <= 1e-13) break;
           if (err < 0) lo = yv; else hi = yv;
@@ -376,9 +405,44 @@
   }
 
   /**
+   * Per-query atoms (not shared) on the grid for shading: each atom's mass is split between
+   * its two nearest grid points (which keeps its mass and mean), and the binned masses are
+   * convolved with the Gaussian sampled on the grid: ny (2R + 1) per query however many atoms,
+   * where the direct sum costs atoms x 2R. Off by about (dy / sigma)^2 / 8 of the peak: a
+   * display, not a number (the band and mean are computed from the atoms exactly).
+   */
+  function binnedDensity(at, nq, y0, dy, ny, out) {
+    var K = at.nAtoms, sigma = at.sigma, R = Math.ceil(7 * sigma / dy), q, k, j, d;
+    var norm = 1 / (sigma * Math.sqrt(2 * Math.PI)), kern = new Float64Array(2 * R + 1);
+    for (d = -R; d <= R; d++) kern[d + R] = norm * Math.exp(-0.5 * Math.pow(d * dy / sigma, 2));
+    var bins = new Float64Array(ny + 2 * R + 2);
+    for (q = 0; q < nq; q++) {
+      bins.fill(0);
+      var lo = bins.length, hi = -1;
+      for (k = 0; k < K; k++) {
+        var m = at.mass[q * K + k];
+        if (m < 1e-9) continue;
+        var t = (at.mu[q * K + k] - y0) / dy + R, i = Math.floor(t), f = t - i;
+        if (i < 0 || i + 1 >= bins.length) continue; // beyond 7 sigma of the grid
+        bins[i] += m * (1 - f);
+        bins[i + 1] += m * f;
+        if (i < lo) lo = i;
+        if (i + 1 > hi) hi = i + 1;
+      }
+      for (j = 0; j < ny; j++) {
+        var a = Math.max(lo, j), b = Math.min(hi, j + 2 * R), v = 0; // bins within R of j
+        for (var bi = a; bi <= b; bi++) v += bins[bi] * kern[bi - j];
+        out[q * ny + j] = v;
+      }
+    }
+    return out;
+  }
+
+  /**
    * PPD density on an evenly spaced y grid for each query, for shading: (nq x ny). Atoms
    * with mass below 1e-9 and contributions beyond 7 sigma are skipped (display only). Shared
-   * atoms reuse one kernel table per grid (cached on `cache`).
+   * atoms reuse one kernel table per grid (cached on `cache`); atoms per query are binned
+   * (binnedDensity).
    */
   function density(at, nq, yGrid, cache) {
     var K = at.nAtoms, sigma = at.sigma, ny = yGrid.length;
@@ -386,7 +450,8 @@
     var norm = 1 / (sigma * Math.sqrt(2 * Math.PI)), reach = 7 * sigma, q, k, j;
     var span = Math.ceil(reach / dy) * 2 + 2;
     var table = null;
-    if (at.shared && cache) {
+    if (!at.shared) return binnedDensity(at, nq, y0, dy, ny, out);
+    if (cache) {
       if (cache.mu !== at.mu || cache.y0 !== y0 || cache.dy !== dy || cache.ny !== ny) {
         cache.mu = at.mu; cache.y0 = y0; cache.dy = dy; cache.ny = ny;
         cache.j0 = new Int32Array(K);

@@ -443,6 +443,7 @@
         network_mean: network && plain(network.mean),
         network_lower: network && plain(network.lower),
         network_upper: network && plain(network.upper),
+        latent_probs: lat && plain(lat.probs),
         messages: messages,
         n_context: n,
         x_context: x,
