@@ -78,8 +78,10 @@ def test_chapter_shape(path):
         assert cell["execution_count"] is not None or execute_book.INSTALL_TAG in tags, (
             f"{path.name} is not executed: bash scripts/book.sh execute {path.name}"
         )
-    # The first code cell after the install cell holds the imports and the seed.
+    # The first code cell after the install cell holds the imports, the seed and the style.
     assert "torch.manual_seed(" in _source(code[1])
+    assert "plots.use_book_style()" in _source(code[1]), "one figure style for the book"
+    assert not any("rcParams" in _source(c) for c in code), "the style is set in the package"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
