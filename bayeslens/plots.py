@@ -921,6 +921,8 @@ def draw_gap_vs_evidence(
     first = _np(next(iter(gaps.values())))
     for e, g, text in zip(ev, first, labels, strict=True):
         ax.annotate(text, (e, g), textcoords="offset points", xytext=(4, 5), fontsize="small")
+    ax.margins(x=0.1, y=0.25)  # room for the labels inside the axes
+    ax.set_ylim(bottom=0)
     ax.invert_xaxis()  # less likely data to the right
     ax.set_xlabel("log p(D) (less likely →)")
     ax.set_ylabel("network − exact PPD mean")
