@@ -162,6 +162,15 @@ def legend_below(ax: Axes, *, ncols: int | None = None) -> Legend | None:
 ArrayLike = npt.ArrayLike
 
 
+def _finish_xy(ax: Axes, title: str | None) -> None:
+    """A panel of y over x: its axis labels, its title (if any) and its legend below."""
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title:
+        ax.set_title(title)
+    legend_below(ax)
+
+
 def _log2_axis(ax: Axes, values: np.ndarray) -> None:
     """A base-2 log x axis ticked at ``values``, labelled as plain numbers."""
     ax.set_xscale("log", base=2)
@@ -276,11 +285,7 @@ def draw_predictive(
         draw_context(ax, x_context, y_context)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if title:
-        ax.set_title(title)
-    legend_below(ax)
+    _finish_xy(ax, title)
     return ax
 
 
@@ -351,11 +356,7 @@ def draw_step_samples(
         ax.plot(x, _np(network), color=COLORS["network"], lw=2, ls="--", label="network mean")
     if x_context is not None and y_context is not None:
         draw_context(ax, x_context, y_context)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if title:
-        ax.set_title(title)
-    legend_below(ax)
+    _finish_xy(ax, title)
     return ax
 
 
@@ -891,11 +892,7 @@ def draw_step_modes(
         ax.plot(x, _np(exact_mean), color=COLORS["exact"], lw=2, label="exact PPD mean")
     if x_context is not None and y_context is not None:
         draw_context(ax, x_context, y_context)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if title:
-        ax.set_title(title)
-    legend_below(ax)
+    _finish_xy(ax, title)
     return ax
 
 
