@@ -38,6 +38,7 @@ __all__ = [
     "GapResult",
     "MeanGap",
     "exact_nll",
+    "exact_scores",
     "gap_curve",
     "gap_from_nlls",
     "implied_family_weight",
@@ -87,12 +88,25 @@ def sample_eval_set(
 
 def exact_nll(prior: Any, data: EvalSet) -> Tensor:
     """Mean exact-PPD NLL over each dataset's queries, shape (n_datasets,), float64."""
-    out = torch.empty(len(data), dtype=torch.float64)
+    return exact_scores(prior, data)[0]
+
+
+def exact_scores(prior: Any, data: EvalSet) -> tuple[Tensor, Tensor]:
+    """Each dataset's exact-PPD NLL (as :func:`exact_nll`) and its context's log evidence.
+
+    Returns
+    -------
+    nll, log_evidence : Tensor, shape (n_datasets,), float64
+        ``log_evidence[i]`` is log p(D_i) of dataset i's context under the prior.
+    """
+    nll = torch.empty(len(data), dtype=torch.float64)
+    log_evidence = torch.empty(len(data), dtype=torch.float64)
     for i in range(len(data)):
         k = int(data.n_context[i])
         post = posterior(prior, data.x[i, :k], data.y[i, :k])
-        out[i] = -post.log_density(data.x[i, k:], data.y[i, k:]).mean()
-    return out
+        nll[i] = -post.log_density(data.x[i, k:], data.y[i, k:]).mean()
+        log_evidence[i] = post.log_evidence
+    return nll, log_evidence
 
 
 @torch.no_grad()

@@ -56,6 +56,7 @@ __all__ = [
     "draw_fit_by_size",
     "draw_flatness",
     "draw_gap_curve",
+    "draw_gap_split",
     "draw_gap_vs_evidence",
     "draw_heads",
     "draw_jump_posterior",
@@ -65,6 +66,8 @@ __all__ = [
     "draw_phase_sum",
     "draw_phase_weights",
     "draw_predictive",
+    "draw_scaling_compute",
+    "draw_scaling_params",
     "draw_seed_predictions",
     "draw_spread",
     "draw_step_modes",
@@ -1166,3 +1169,111 @@ class LiveLossCurve:
             self._handle = display(self.figure, display_id=True)
         else:
             self._handle.update(self.figure)
+
+
+# --------------------------------------------------------------------------------------------
+# Scaling the approximation (E1 grid)
+# --------------------------------------------------------------------------------------------
+
+SIZE_MARKERS = ("o", "s", "^", "D", "v")
+
+
+def _by_size(runs: Sequence[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:
+    """Runs grouped by embedding width, each group by budget."""
+    out: dict[int, list[Mapping[str, Any]]] = {}
+    for r in sorted(runs, key=lambda r: (r["d_model"], r["flops"])):
+        out.setdefault(int(r["d_model"]), []).append(r)
+    return out
+
+
+def draw_scaling_compute(
+    ax: Axes,
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    fit: Any = None,
+    anchor_flops: float | None = None,
+) -> Axes:
+    """NLL gap to the exact PPD against training FLOPs, one line per model size, log-log.
+
+    Parameters
+    ----------
+    runs : sequence of mapping
+        Grid points with ``d_model``, ``n_params``, ``flops``, ``gap``, ``se``
+        (:class:`bayeslens.scaling.GridRun` as dicts).
+    fit : FrontierFit, optional
+        Drawn over the budgets (with its floor) when given; needs ``anchor_flops``.
+    """
+    for (d, group), marker in zip(_by_size(runs).items(), SIZE_MARKERS, strict=False):
+        flops = _np([r["flops"] for r in group])
+        ax.errorbar(flops, _np([r["gap"] for r in group]), yerr=_np([r["se"] for r in group]),
+                    marker=marker, ms=5, capsize=3, lw=1.5,
+                    label=f"embedding {d} ({group[0]['n_params'] / 1e6:.2f} M)")
+    if fit is not None and anchor_flops is not None:
+        c = np.geomspace(min(r["flops"] for r in runs), max(r["flops"] for r in runs) * 4, 100)
+        ax.plot(c, fit.predict(c / anchor_flops), color="0.3", lw=1.2, ls="--",
+                label=f"frontier fit, b = {fit.b:.2f}")
+        if fit.floor > 0:
+            ax.axhline(fit.floor, color="0.3", lw=0.8, ls=":",
+                       label=f"fitted floor {fit.floor:.4f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training compute [FLOPs]")
+    ax.set_ylabel("NLL gap to the exact PPD\n[nats per query]")
+    ax.grid(alpha=0.3, which="both")
+    legend_below(ax, ncols=2)
+    return ax
+
+
+def draw_scaling_params(ax: Axes, runs: Sequence[Mapping[str, Any]]) -> Axes:
+    """The gap against parameters at each budget (iso-FLOP curves), log-log."""
+    budgets: dict[float, list[Mapping[str, Any]]] = {}
+    for r in sorted(runs, key=lambda r: r["n_params"]):
+        budgets.setdefault(float(r["fraction"]), []).append(r)
+    cmap = mpl.colormaps["viridis"]
+    for i, (f, group) in enumerate(sorted(budgets.items())):
+        if len(group) < 2:
+            continue
+        ax.errorbar(_np([r["n_params"] for r in group]), _np([r["gap"] for r in group]),
+                    yerr=_np([r["se"] for r in group]), marker="o", ms=5, capsize=3, lw=1.5,
+                    color=cmap(i / max(1, len(budgets) - 1) * 0.9),
+                    label=f"{f:g} of the recipe's FLOPs")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("NLL gap to the exact PPD\n[nats per query]")
+    ax.grid(alpha=0.3, which="both")
+    legend_below(ax, ncols=2)
+    return ax
+
+
+def draw_gap_split(
+    ax: Axes,
+    runs: Sequence[Mapping[str, Any]],
+    key: str,
+    positions: ArrayLike,
+    *,
+    xlabel: str,
+) -> Axes:
+    """The gap split by context size or evidence bin, one line per run (budget).
+
+    Parameters
+    ----------
+    runs : sequence of mapping
+        Runs with ``key`` (a list of (gap, se) per split) and ``fraction``, cheapest first.
+    positions : array-like, shape (n_splits,)
+        Where each split sits on the x axis.
+    """
+    x = _np(positions)
+    cmap = mpl.colormaps["viridis"]
+    for i, r in enumerate(runs):
+        g = _np([v[0] for v in r[key]])
+        se = _np([v[1] for v in r[key]])
+        ax.errorbar(x, g, yerr=se, marker="o", ms=3.5, capsize=2, lw=1.3,
+                    color=cmap(i / max(1, len(runs) - 1) * 0.9),
+                    label=f"{r['fraction']:g} of the FLOPs")
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("NLL gap [nats per query]")
+    ax.grid(alpha=0.3)
+    legend_below(ax)
+    return ax
