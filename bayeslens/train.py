@@ -728,8 +728,8 @@ PRESETS: dict[str, Preset] = {
         prior="steps_e4",
         # E4's bump context has 20 points, so contexts of up to 20 (datasets of 21). 9,000
         # steps on one core (0.32 s each) reached a gap of 0.025, still falling. 15,000 on
-        # two threads took 49.8 minutes (0.20 s a step, 0.19 s with the CPU to itself) for a
-        # gap of 0.0165, over the 45-minute budget: 13,500 x 0.19 s = 43 minutes.
+        # two threads took 49.8 minutes (0.20 s a step) for a gap of 0.0165, over the
+        # 45-minute budget; 13,500 took 42.2 minutes for 0.0181 (its card).
         model=PFNConfig(max_context=20),
         train=TrainConfig(steps=13_500, batch_size=64, lr=1e-3, warmup_steps=1000,
                           n_points=21),

@@ -136,7 +136,7 @@ def test_shipped_updown_gap_agrees_with_its_card() -> None:
     fresh = nll_gap(model, paper.steps_e4(), 1000, n_points=21, seed=2024)
     combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
     assert abs(fresh.gap - recorded["gap"]) <= 3 * combined_se, (fresh, recorded)
-    assert 0 < recorded["gap"] <= 0.02  # the card says: target 0.02 met, 0.0165
+    assert 0 < recorded["gap"] <= 0.02  # the card says: target 0.02 met, 0.0181
 
 
 @pytest.mark.parametrize("name", ["coin", "coin_counting"])
