@@ -1,0 +1,308 @@
+"""Exact posteriors and next-token predictives for the sequence priors of
+:mod:`bayeslens.sequences`.
+
+Tokens x_1 .. x_T (``tokens[:, 0]`` is x_1). Every function returns, at position t = 0 .. T-1,
+the answer after the first t tokens, so position 0 is the prior predictive of x_1: the initial
+distribution.
+
+* **Markov pool** (K chains P_k, prior w_k, initial q):
+
+      log p(x_1..x_t | k) = log q(x_1) + sum_{s<t} log P_k[x_s, x_{s+1}],
+      p(k | x_1..x_t) ∝ w_k p(x_1..x_t | k),
+      p(x_{t+1} = v | x_1..x_t) = sum_k p(k | x_1..x_t) P_k[x_t, v].
+
+  The log-likelihoods are a running sum over positions of gathered log transitions,
+  (batch, length, K).
+  The predictive is a matrix product per previous token, scaled so that each factor lies in
+  [0, 1]; where the scaled sum falls below ``UNDERFLOW`` it is redone as an exact logsumexp.
+
+* **Dirichlet-Markov** (rows i.i.d. Dirichlet(alpha)): the posterior of row i is
+  Dirichlet(alpha + n_i.), with n_ij the count of the bigram (i, j) in the prefix, so
+
+      p(x_{t+1} = v | x_1..x_t) = (n_{x_t v} + alpha) / (n_{x_t .} + V alpha).
+
+Everything is float64 and log space, vectorised over the batch; the slow, obviously right
+references live in ``tests/test_sequences.py``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from bayeslens.priors import DTYPE
+from bayeslens.sequences import DirichletMarkov, MarkovPool, SequencePrior
+
+__all__ = ["check_tokens", "log_evidence", "log_posterior", "next_token_log_probs"]
+
+UNDERFLOW = 1e-250
+"""A scaled predictive sum below this is recomputed with logsumexp. Above it, the terms lost to
+underflow and the weights raised to ``exp(LOG_FLOOR)`` (each < 1e-304, at most 2K of them)
+change the log by less than 1e-50."""
+LOG_FLOOR = -700.0
+"""Chain weights below exp(-700) = 1e-304 of the best chain's are raised to it before ``exp``:
+exp is several times slower where its result is subnormal, and the change is far below float64
+resolution of any sum of at least 1e-250."""
+CHUNK_ELEMENTS = 2**23
+"""The pool's predictive handles sequences in chunks of about this many (position, chain)
+entries (64 MB of float64), so memory stays flat in the batch size."""
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _check_prior(prior: object) -> SequencePrior:
+    if not isinstance(prior, MarkovPool | DirichletMarkov):
+        raise ValueError(
+            f"prior must be a MarkovPool or a DirichletMarkov, got {type(prior).__name__}"
+        )
+    return prior
+
+
+def check_tokens(prior: SequencePrior, tokens: object) -> Tensor:
+    """Validate a batch of sequences and return it as an int64 tensor (batch, length).
+
+    Raises
+    ------
+    ValueError
+        If `tokens` is not an int64 tensor (or a nested list of ints) of shape (batch, length)
+        with batch, length >= 1, or holds a token outside 0 .. V-1.
+    """
+    prior = _check_prior(prior)
+    if not isinstance(tokens, Tensor):
+        try:
+            tokens = torch.as_tensor(tokens)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"tokens must be an int64 tensor, got {type(tokens)}") from err
+    if tokens.dtype != torch.int64:
+        raise ValueError(f"tokens must have dtype int64, got {tokens.dtype}")
+    if tokens.ndim != 2 or tokens.shape[0] < 1 or tokens.shape[1] < 1:
+        raise ValueError(
+            f"tokens must have shape (batch, length) with batch, length >= 1, got shape "
+            f"{tuple(tokens.shape)}"
+        )
+    v = prior.vocab_size
+    lo, hi = torch.aminmax(tokens)
+    if lo < 0 or hi >= v:
+        raise ValueError(f"tokens must lie in 0 .. {v - 1} (vocab_size {v}), got {lo}..{hi}")
+    return tokens
+
+
+# --------------------------------------------------------------------------------------------
+# Markov pool
+# --------------------------------------------------------------------------------------------
+
+
+def _bigram_log_probs(pool: MarkovPool) -> Tensor:
+    """log P_k[i, j] with one row per bigram, shape (V * V, K): row i * V + j."""
+    v = pool.vocab_size
+    return pool.log_transitions().permute(1, 2, 0).reshape(v * v, pool.n_chains).contiguous()
+
+
+def _pool_log_joint(pool: MarkovPool, tokens: Tensor) -> Tensor:
+    """log w_k + log p(x_1..x_t | k) for t = 0 .. T, shape (batch, T + 1, K).
+
+    A loop over positions that adds one gathered (batch, K) slice at a time: faster than a
+    cumulative sum along the middle axis, and no (batch, T, K) temporary.
+    """
+    batch, length = tokens.shape
+    log_bigram = _bigram_log_probs(pool)  # (V * V, K)
+    bigram = tokens[:, :-1] * pool.vocab_size + tokens[:, 1:]  # (batch, T - 1)
+    log_joint = torch.empty(batch, length + 1, pool.n_chains, dtype=DTYPE)
+    log_joint[:, 0] = pool.log_weights
+    torch.add(pool.log_weights, pool.log_initial[tokens[:, 0], None], out=log_joint[:, 1])
+    for t in range(1, length):
+        step = log_bigram.index_select(0, bigram[:, t - 1])  # (batch, K)
+        torch.add(log_joint[:, t], step, out=log_joint[:, t + 1])
+    return log_joint
+
+
+def _pool_log_evidence(pool: MarkovPool, tokens: Tensor) -> Tensor:
+    """log p(x_1..x_T) = logsumexp_k log w_k + log p(x | k), shape (batch,)."""
+    log_bigram = _bigram_log_probs(pool)  # (V * V, K)
+    bigram = tokens[:, :-1] * pool.vocab_size + tokens[:, 1:]  # (batch, T - 1)
+    total = pool.log_weights + pool.log_initial[tokens[:, 0], None]  # (batch, K)
+    for t in range(tokens.shape[1] - 1):
+        total += log_bigram.index_select(0, bigram[:, t])
+    return torch.logsumexp(total, -1)
+
+
+def _scaled_weights(log_joint: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Weights scaled to a maximum of 1, the shift and the log normaliser over the last axis.
+
+    Parameters
+    ----------
+    log_joint : Tensor, shape (..., K), with a finite entry in every row
+
+    Returns
+    -------
+    w : Tensor, shape (..., K)
+        exp(log_joint - shift), each at least exp(LOG_FLOOR).
+    shift, log_z : Tensor, shape (..., 1)
+        The row maximum and the logsumexp of `log_joint` (the floor adds < K 1e-304 to the
+        sum, which is at least 1).
+    """
+    shift = log_joint.amax(-1, keepdim=True)
+    w = torch.sub(log_joint, shift).clamp_(min=LOG_FLOOR).exp_()
+    return w, shift, shift + torch.log(w.sum(-1, keepdim=True))
+
+
+def _check_possible(log_joint: Tensor) -> None:
+    """Raise ValueError if a sequence has probability 0: its posterior is undefined.
+
+    Parameters
+    ----------
+    log_joint : Tensor, shape (batch, K)
+        log w_k + log p(x | k) of the whole sequences.
+    """
+    impossible = torch.isneginf(log_joint).all(-1)  # (batch,)
+    if impossible.any():
+        b = int(impossible.nonzero()[0, 0])
+        raise ValueError(
+            f"tokens[{b}] has probability 0 under every chain of the pool (or its first token "
+            "under the initial distribution), so the posterior after it is undefined"
+        )
+
+
+def _pool_next_token(pool: MarkovPool, tokens: Tensor) -> Tensor:
+    """Pool predictive log p(x_{t+1} = v | x_1..x_t), shape (batch, T, V)."""
+    batch, length = tokens.shape
+    v, k = pool.vocab_size, pool.n_chains
+    out = torch.empty(batch, length, v, dtype=DTYPE)
+    out[:, 0] = pool.log_initial
+    if length == 1:
+        return out
+    log_t = pool.log_transitions()  # (K, V, V)
+    top = log_t.amax(0)  # (V, V): best chain per transition
+    top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+    scaled = torch.exp(log_t - top)  # (K, V, V), entries in [0, 1]
+    chunk = max(1, CHUNK_ELEMENTS // (length * k))
+    for start in range(0, batch, chunk):
+        x = tokens[start : start + chunk]
+        # after 1 .. T-1 tokens; the last token is only predicted, so it may be impossible
+        log_joint = _pool_log_joint(pool, x[:, :-1])[:, 1:]  # (b, T - 1, K)
+        _check_possible(log_joint[:, -1])
+        w, shift, log_z = _scaled_weights(log_joint)  # (b, T - 1, K), (b, T - 1, 1) twice
+        prev = x[:, :-1]  # (b, T - 1): the last token seen at positions 1 .. T-1
+        pred = torch.empty(*prev.shape, v, dtype=DTYPE)  # (b, T - 1, V)
+        for i in range(v):
+            sel = prev == i
+            if not sel.any():
+                continue
+            s = w[sel] @ scaled[:, i, :]  # (n, V)
+            res = torch.log(s) + top[i] + shift[sel]
+            low = s < UNDERFLOW
+            if low.any():
+                rows, cols = low.nonzero(as_tuple=True)
+                exact = log_joint[sel][rows] + log_t[:, i, cols].T  # (n_low, K)
+                res[rows, cols] = torch.logsumexp(exact, -1)
+            pred[sel] = res
+        out[start : start + chunk, 1:] = pred - log_z
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Dirichlet-Markov
+# --------------------------------------------------------------------------------------------
+
+
+def _dirichlet_next_token(prior: DirichletMarkov, tokens: Tensor) -> Tensor:
+    """Dirichlet-Markov predictive log p(x_{t+1} = v | x_1..x_t), shape (batch, T, V)."""
+    batch, length = tokens.shape
+    v, alpha = prior.vocab_size, prior.alpha
+    out = torch.empty(batch, length, v, dtype=DTYPE)
+    out[:, 0] = prior.log_initial
+    if length == 1:
+        return out
+    seen = torch.zeros(batch, v, v, dtype=DTYPE)  # bigram counts n_ij of the prefix so far
+    counts = torch.empty(batch, length - 1, v, dtype=DTYPE)  # row n_{x_t .} at positions 1..
+    rows = torch.arange(batch)
+    for t in range(1, length):
+        prev = tokens[:, t - 1]
+        counts[:, t - 1] = seen[rows, prev]  # bigrams among x_1..x_t, from the last token
+        seen[rows, prev, tokens[:, t]] += 1
+    log_num = torch.log(counts + alpha)
+    log_den = torch.log(counts.sum(-1, keepdim=True) + v * alpha)
+    out[:, 1:] = log_num - log_den
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def next_token_log_probs(prior: SequencePrior, tokens: object) -> Tensor:
+    """Exact next-token predictive at every position.
+
+    Parameters
+    ----------
+    prior : MarkovPool or DirichletMarkov
+    tokens : Tensor, shape (batch, length), int64
+
+    Returns
+    -------
+    Tensor, shape (batch, length, V), float64
+        ``[b, t, v]`` = log p(x_{t+1} = v | x_1..x_t) for sequence b, t = 0 .. length-1;
+        ``[b, 0]`` is the log initial distribution.
+
+    Raises
+    ------
+    ValueError
+        On bad `tokens` (see :func:`check_tokens`), or, for a pool, if some x_1..x_{T-1} has
+        probability 0 under the prior (the predictive after it is undefined).
+    """
+    prior = _check_prior(prior)
+    x = check_tokens(prior, tokens)
+    if isinstance(prior, MarkovPool):
+        return _pool_next_token(prior, x)
+    return _dirichlet_next_token(prior, x)
+
+
+def log_posterior(prior: MarkovPool, tokens: object) -> Tensor:
+    """Exact log posterior over the pool's chains after 0 .. length tokens.
+
+    Parameters
+    ----------
+    prior : MarkovPool
+    tokens : Tensor, shape (batch, length), int64
+
+    Returns
+    -------
+    Tensor, shape (batch, length + 1, K), float64
+        ``[b, t, k]`` = log p(chain k | x_1..x_t); ``[b, 0]`` is the log prior. Memory is
+        batch x length x K float64.
+
+    Raises
+    ------
+    ValueError
+        If `prior` is not a pool, on bad `tokens`, or if a sequence has probability 0.
+    """
+    if isinstance(prior, DirichletMarkov):
+        raise ValueError(
+            "prior must be a MarkovPool for log_posterior: a DirichletMarkov has no finite set "
+            "of latents (its posterior row i is Dirichlet(alpha + bigram counts from i))"
+        )
+    if not isinstance(prior, MarkovPool):
+        raise ValueError(f"prior must be a MarkovPool, got {type(prior).__name__}")
+    x = check_tokens(prior, tokens)
+    log_joint = _pool_log_joint(prior, x)
+    _check_possible(log_joint[:, -1])
+    return log_joint.sub_(_scaled_weights(log_joint)[2])
+
+
+def log_evidence(prior: SequencePrior, tokens: object) -> Tensor:
+    """Log marginal probability of each sequence, log p(x_1..x_T), shape (batch,).
+
+    For the pool, logsumexp over chains of log w_k + log p(x | k); for the Dirichlet-Markov
+    prior, the sum of the log predictives of the tokens that came (the chain rule). A
+    sequence impossible under the prior gets -inf.
+    """
+    prior = _check_prior(prior)
+    x = check_tokens(prior, tokens)
+    if isinstance(prior, MarkovPool):
+        return _pool_log_evidence(prior, x)
+    log_p = _dirichlet_next_token(prior, x)  # (batch, T, V)
+    return log_p.gather(-1, x[..., None])[..., 0].sum(-1)
