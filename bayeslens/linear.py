@@ -41,7 +41,8 @@ DTYPE = torch.float64
 RAVENTOS_D = 8
 """Raventós et al. (2023): input dimension d."""
 RAVENTOS_POINTS = 16
-"""Raventós et al. (2023): points per sequence (K, the context length plus the last query)."""
+"""Raventós et al. (2023): K = 16 (x, y) pairs per sequence; the k-th is predicted from the
+k - 1 before it."""
 RAVENTOS_SIGMA = 0.5
 """Raventós et al. (2023): noise standard deviation (noise variance sigma^2 = 0.25)."""
 
@@ -287,8 +288,8 @@ def raventos_pool(n_tasks: int, seed: int = 0) -> LinearPool:
     network leaves the pool's posterior for ridge regression grows roughly linearly with d.
 
     On a 2-core CPU a study would scale this down: a smaller d (which also moves the threshold
-    to smaller M, so fewer and shorter training runs), and fewer points per sequence. That
-    choice is left to the study; build it with ``LinearPool(n_tasks, d, sigma, seed)``.
+    to smaller M) and fewer points per sequence. That choice is left to the study; build its
+    pool with ``LinearPool(n_tasks, d, sigma, seed)``.
     """
     return LinearPool(n_tasks, RAVENTOS_D, RAVENTOS_SIGMA, seed)
 
