@@ -91,7 +91,7 @@ def test_the_command_shrunk_writes_then_resumes(tmp_path: Path) -> None:
         scaling.main([*args[:-1], '{"border_datasets": 300, "n_points": 12}'])
 
 
-@pytest.mark.slow  # ~20 s: the exact side of 40 datasets and one forward pass
+@pytest.mark.slow  # ~5 s: the exact side of 40 datasets and one forward pass
 def test_the_anchor_is_the_shipped_model_scored_not_retrained(tmp_path: Path) -> None:
     base = PRESETS["steps"]
     doc = scaling.sweep(tmp_path / "s.json", base.prior, base.model, base.train, sizes=[],
