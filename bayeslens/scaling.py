@@ -48,6 +48,7 @@ __all__ = [
     "SIZES",
     "FrontierFit",
     "GridRun",
+    "evidence_edges",
     "fit_frontier",
     "frontier",
     "grid_steps",
@@ -210,7 +211,7 @@ def sweep(
     Parameters
     ----------
     prior_name, base_model, base
-        The prior (a name of :data:`bayeslens.train.PRIORS`) and the recipe whose FLOPs are
+        The prior (a name in ``bayeslens.train.PRIORS``) and the recipe whose FLOPs are
         budget 1; sizes change ``base_model``'s widths (:func:`size_config`).
     anchor : str, optional
         A shipped model trained with exactly this recipe, scored as the full budget.
