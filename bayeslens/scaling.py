@@ -14,7 +14,8 @@ it is scored, not retrained. :func:`frontier` takes the best size at each budget
 :func:`fit_frontier` fits ``gap = a * (C / C_anchor) ** -b + floor`` to it.
 
 :func:`sweep` runs the grid points a results file does not hold yet, cheapest first, and
-rewrites the file after each, so a sweep stopped part-way resumes where it stopped. Command
+merges each result into the file as it comes (under a lock), so a sweep stopped part-way
+resumes where it stopped and sweeps of different sizes can run at once on one file. Command
 line::
 
     python -m bayeslens.scaling                    # the grid into bayeslens/data/e1_scaling.json
@@ -24,12 +25,14 @@ line::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
+import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -63,7 +66,7 @@ log = logging.getLogger(__name__)
 DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "e1_scaling.json"
 SIZES: tuple[int, ...] = (64, 128, 256)
 """Embedding widths of the grid (4 layers, 4 heads each)."""
-FRACTIONS: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
+FRACTIONS: tuple[float, ...] = (1 / 32, 1 / 16, 1 / 8, 1 / 4)
 """Training budgets, as fractions of the shipped ``steps`` recipe's FLOPs."""
 N_EVIDENCE_BINS = 5
 
@@ -205,8 +208,8 @@ def sweep(
     eval_datasets: int = 10_000,
     anchor: str | None = "steps",
 ) -> dict[str, Any]:
-    """Run the grid points ``out`` does not hold yet, cheapest budget first; rewrite ``out``
-    after each.
+    """Run the grid points ``out`` does not hold yet, cheapest budget first; merge each
+    result into ``out`` as it comes (other sweeps on the same file keep theirs).
 
     Parameters
     ----------
@@ -249,11 +252,15 @@ def sweep(
     scored = (data, exact, log_evidence, edges)
 
     def save(r: GridRun) -> None:
-        doc["runs"] = sorted([*doc["runs"], r.to_dict()],
-                             key=lambda d: (d["fraction"], d["d_model"]))
-        doc["machine"] = platform.machine()
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=1) + "\n")
+        with _locked(out):  # sweeps of other sizes may share the file: merge, then replace
+            runs = json.loads(out.read_text())["runs"] if out.exists() else doc["runs"]
+            merged = {(d["d_model"], d["fraction"]): d for d in [*runs, r.to_dict()]}
+            doc["runs"] = sorted(merged.values(), key=lambda d: (d["fraction"], d["d_model"]))
+            doc["machine"] = platform.machine()
+            tmp = out.with_suffix(out.suffix + ".tmp")
+            tmp.write_text(json.dumps(doc, indent=1) + "\n")
+            os.replace(tmp, out)
 
     if want_anchor:
         save(_anchor(str(anchor), base_model, base, scored))
@@ -263,6 +270,23 @@ def sweep(
                  r.flops, r.gap, r.se, r.seconds)
         save(r)
     return doc
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` + ".lock" (POSIX; elsewhere no lock), held in the block."""
+    lock = path.with_suffix(path.suffix + ".lock")
+    with open(lock, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one sweep per file
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def frontier(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -91,6 +91,31 @@ def test_the_command_shrunk_writes_then_resumes(tmp_path: Path) -> None:
         scaling.main([*args[:-1], '{"border_datasets": 300, "n_points": 12}'])
 
 
+def test_sweeps_sharing_a_file_keep_each_others_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result another sweep wrote while this one trained survives this one's save."""
+    out = tmp_path / "shared.json"
+    base = PRESETS["steps"]
+    model = PFNConfig(n_layers=1, d_model=16, n_heads=2, d_ff=32, n_buckets=20,
+                      head_hidden=0)
+
+    def fake_run(prior, cfg, base_train, fraction, anchor_flops, scored):
+        if out.exists():  # the other sweep finishes a run of width 8 first
+            doc = json.loads(out.read_text())
+            other = {**doc["runs"][0], "d_model": 8, "fraction": fraction}
+            out.write_text(json.dumps({**doc, "runs": [*doc["runs"], other]}))
+        return scaling.GridRun(cfg.d_model, 1, fraction, 1, 1, 1.0, 1.0, 1, 0.0, 0.1, 0.01,
+                               [], [], "trained")
+
+    monkeypatch.setattr(scaling, "_run", fake_run)
+    kwargs = {"eval_datasets": 20, "anchor": None}
+    scaling.sweep(out, base.prior, model, base.train, sizes=[16], fractions=[0.5], **kwargs)
+    scaling.sweep(out, base.prior, model, base.train, sizes=[16], fractions=[0.25], **kwargs)
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["fraction"], r["d_model"]) for r in runs] == [(0.25, 8), (0.25, 16), (0.5, 16)]
+
+
 @pytest.mark.slow  # ~5 s: the exact side of 40 datasets and one forward pass
 def test_the_anchor_is_the_shipped_model_scored_not_retrained(tmp_path: Path) -> None:
     base = PRESETS["steps"]
