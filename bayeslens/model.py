@@ -1,7 +1,8 @@
 """The prior-data fitted network (PFN): a transformer over a context set and query points.
 
 As in the paper: a transformer encoder without positional embeddings. Each context point
-(x, y) becomes one token enc_x(x) + enc_y(y); each query point becomes enc_x(x). Context
+(x, y) becomes one token enc_x(x) + enc_y(y); each query point becomes enc_x(x), where x is a
+number or, for priors with d input features (``PFNConfig.n_features``), a vector. Context
 tokens attend to the context; query tokens attend to the context only, never to each other,
 so a prediction does not depend on which other queries are asked with it. The output is a
 :class:`~bayeslens.bar_distribution.BarDistribution` over y for regression priors, or class
@@ -63,6 +64,10 @@ class PFNConfig:
         distribution's borders (quantiles of prior targets). False (default): raw y, the
         paper's choice. For priors whose y are small (E2's sines have ``abs(y) < 0.5`` while
         x spans [-1, 1]), raw y gives the context's y a small share of each token.
+    n_features : int
+        Input features d of each x (the prior's ``n_features``). 1 (default): x is a number,
+        given as (batch, points), and the x encoder is the original ``Linear(1, d_model)``;
+        d > 1: x is given as (batch, points, d) and encoded by ``Linear(d, d_model)``.
     """
 
     n_layers: int = 4
@@ -76,6 +81,7 @@ class PFNConfig:
     norm_first: bool = False
     n_sink_tokens: int = 0
     standardize_y: bool = False
+    n_features: int = 1
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -85,7 +91,7 @@ class PFNConfig:
                     raise ValueError(f"{f.name} must be a bool, got {v!r}")
             elif not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"{f.name} must be a non-negative int, got {v!r}")
-        for name in ("n_layers", "d_model", "n_heads", "d_ff", "max_context"):
+        for name in ("n_layers", "d_model", "n_heads", "d_ff", "max_context", "n_features"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.d_model % self.n_heads:
@@ -106,7 +112,15 @@ class PFNConfig:
         return self.n_buckets if self.is_regression else self.n_classes
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a JSON-able dict; ``n_features`` only when it is not 1.
+
+        A 1-feature config thus serialises exactly as before the option existed, so cards,
+        resumable training states and web exports of 1-d models stay byte-identical.
+        """
+        d = asdict(self)
+        if self.n_features == 1:
+            del d["n_features"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PFNConfig:
@@ -126,7 +140,7 @@ class PFNConfig:
         return cls(**d)
 
 
-ADDED_FIELDS = frozenset({"n_sink_tokens", "standardize_y"})
+ADDED_FIELDS = frozenset({"n_sink_tokens", "standardize_y", "n_features"})
 """PFNConfig fields newer than format version 1; a card without them means their default."""
 
 
@@ -144,8 +158,11 @@ class PFN(nn.Module):
     -----
     All prediction methods take ``x_context, y_context`` of shape (batch, n_context) and
     ``x_query`` of shape (batch, n_query), or the same without the batch dimension, which is
-    then dropped from the result too. Inputs may be any floating dtype; they are cast to the
-    model's. Bad input raises ValueError.
+    then dropped from the result too. With ``config.n_features = d > 1`` the x have a last
+    axis of d features: ``x_context`` (batch, n_context, d), ``x_query`` (batch, n_query, d),
+    or (points, d) unbatched; ``y_context`` stays (batch, n_context). Results are shaped by
+    the queries' points, (batch, n_query, ...), whatever d. Inputs may be any floating dtype;
+    they are cast to the model's. Bad input raises ValueError.
     """
 
     def __init__(self, config: PFNConfig, borders: Tensor | None = None) -> None:
@@ -154,7 +171,8 @@ class PFN(nn.Module):
             raise ValueError(f"config must be a PFNConfig, got {type(config)}")
         self.config = config
         d = config.d_model
-        self.encoder_x = nn.Linear(1, d)
+        # Linear(1, d) for 1-d priors: the parameters (and initial values) they always had
+        self.encoder_x = nn.Linear(config.n_features, d)
         self.encoder_y = nn.Linear(1, d)
         self.layers = nn.ModuleList(
             nn.TransformerEncoderLayer(
@@ -197,7 +215,9 @@ class PFN(nn.Module):
         The sink tokens (if any) come first and count as context from here on: everything
         attends to them.
         """
-        x = torch.cat([x_context, x_query], dim=1)[..., None]  # (B, N, 1)
+        x = torch.cat([x_context, x_query], dim=1)  # (B, N) or (B, N, n_features)
+        if x.ndim == 2:  # one feature, without its axis
+            x = x[..., None]  # (B, N, 1)
         h = self.encoder_x(x)  # (B, N, D)
         n_context = x_context.shape[1]
         if self.config.standardize_y:
@@ -311,8 +331,9 @@ class PFN(nn.Module):
 
         Parameters
         ----------
-        x_context, y_context : Tensor, shape (batch, n_context)
-        x_query : Tensor, shape (batch, n_query)
+        x_context : Tensor, shape (batch, n_context), or (batch, n_context, d) if d > 1
+        y_context : Tensor, shape (batch, n_context)
+        x_query : Tensor, shape (batch, n_query), or (batch, n_query, d) if d > 1
 
         Returns
         -------
@@ -333,27 +354,27 @@ class PFN(nn.Module):
     def log_density(
         self, x_context: Tensor, y_context: Tensor, x_query: Tensor, y_query: Tensor
     ) -> Tensor:
-        """Log predictive density at paired (x_query, y_query), shape like x_query."""
+        """Log predictive density at paired (x_query, y_query), shape ([batch,] n_query)."""
         bar = self._bar()
         logits = self(x_context, y_context, x_query)
         y_query = _as_float(y_query, "y_query", logits.dtype)
         if y_query.shape != logits.shape[:-1]:
             raise ValueError(
-                f"y_query must have the shape of x_query {tuple(logits.shape[:-1])}, "
+                f"y_query must have the shape of x_query's points {tuple(logits.shape[:-1])}, "
                 f"got {tuple(y_query.shape)}"
             )
         return bar.log_density(logits, y_query)
 
     @torch.no_grad()
     def mean(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
-        """Predictive mean at each query, shape like x_query."""
+        """Predictive mean at each query, shape ([batch,] n_query)."""
         return self._bar().mean(self(x_context, y_context, x_query))
 
     @torch.no_grad()
     def density(
         self, x_context: Tensor, y_context: Tensor, x_query: Tensor, y_grid: Tensor
     ) -> Tensor:
-        """Predictive density on a y grid: shape x_query.shape + (n_y,)."""
+        """Predictive density on a y grid: shape ([batch,] n_query, n_y)."""
         y_grid = _as_float(y_grid, "y_grid", torch.float32)
         if y_grid.ndim != 1:
             raise ValueError(f"y_grid must be 1-d, got shape {tuple(y_grid.shape)}")
@@ -363,13 +384,13 @@ class PFN(nn.Module):
     def quantiles(
         self, x_context: Tensor, y_context: Tensor, x_query: Tensor, levels: Tensor
     ) -> Tensor:
-        """Predictive quantiles: shape x_query.shape + (n_levels,)."""
+        """Predictive quantiles: shape ([batch,] n_query, n_levels)."""
         levels = _as_float(levels, "levels", torch.float32)
         return self._bar().quantiles(self(x_context, y_context, x_query), levels)
 
     @torch.no_grad()
     def class_probs(self, x_context: Tensor, y_context: Tensor, x_query: Tensor) -> Tensor:
-        """Class probabilities (classifiers only): shape x_query.shape + (n_classes,)."""
+        """Class probabilities (classifiers only): shape ([batch,] n_query, n_classes)."""
         if self.config.is_regression:
             raise ValueError("this PFN is a regression model; use mean/density/quantiles")
         return torch.softmax(self(x_context, y_context, x_query), dim=-1)
@@ -383,18 +404,29 @@ class PFN(nn.Module):
         xc = _as_float(x_context, "x_context", dtype)
         yc = _as_float(y_context, "y_context", dtype)
         xq = _as_float(x_query, "x_query", dtype)
-        if not xc.ndim == yc.ndim == xq.ndim or xc.ndim not in (1, 2):
-            raise ValueError(
-                "x_context, y_context, x_query must all be 1-d (points,) or all 2-d "
-                f"(batch, points); got shapes {tuple(xc.shape)}, {tuple(yc.shape)}, "
-                f"{tuple(xq.shape)}"
-            )
-        batched = xc.ndim == 2
+        n_features = self.config.n_features
+        if n_features == 1:
+            for name, x in (("x_context", xc), ("x_query", xq)):
+                if x.ndim == yc.ndim + 1 and x.ndim in (2, 3) and x.shape[-1] != 1:
+                    raise ValueError(
+                        f"{name} has {x.shape[-1]} features, the model was built for 1 "
+                        "(n_features=1: x of shape (batch, points) or (points,))"
+                    )
+            if not xc.ndim == yc.ndim == xq.ndim or xc.ndim not in (1, 2):
+                raise ValueError(
+                    "x_context, y_context, x_query must all be 1-d (points,) or all 2-d "
+                    f"(batch, points); got shapes {tuple(xc.shape)}, {tuple(yc.shape)}, "
+                    f"{tuple(xq.shape)}"
+                )
+        else:
+            _check_feature_axis(n_features, xc, yc, xq)
+        batched = yc.ndim == 2
         if not batched:
-            xc, yc, xq = xc[None], yc[None], xq[None]  # (1, points)
-        if xc.shape != yc.shape:
+            xc, yc, xq = xc[None], yc[None], xq[None]  # (1, points[, d])
+        if xc.shape[:2] != yc.shape:
             raise ValueError(
-                f"x_context and y_context must have the same shape, got {tuple(xc.shape)} "
+                f"x_context and y_context must have the same shape"
+                f"{' (batch, points)' if n_features > 1 else ''}, got {tuple(xc.shape)} "
                 f"and {tuple(yc.shape)}"
             )
         if xq.shape[0] != xc.shape[0]:
@@ -413,6 +445,26 @@ class PFN(nn.Module):
         if not self.config.is_regression and not bool(((yc == 0) | (yc == 1)).all()):
             raise ValueError("a classifier's y_context must hold class labels 0. or 1.")
         return xc, yc, xq, batched
+
+
+def _check_feature_axis(n_features: int, xc: Tensor, yc: Tensor, xq: Tensor) -> None:
+    """ValueError unless x_context and x_query are y_context's shape plus n_features (d > 1)."""
+    if yc.ndim not in (1, 2):
+        raise ValueError(
+            f"y_context must have shape (batch, points) or (points,), got {tuple(yc.shape)}"
+        )
+    want = "(batch, points, d)" if yc.ndim == 2 else "(points, d)"
+    for name, x in (("x_context", xc), ("x_query", xq)):
+        if x.ndim != yc.ndim + 1:
+            raise ValueError(
+                f"{name} must have shape {want} with d = {n_features} (the model's "
+                f"n_features), like y_context {tuple(yc.shape)} plus a feature axis; got "
+                f"{tuple(x.shape)}"
+            )
+        if x.shape[-1] != n_features:
+            raise ValueError(
+                f"{name} has {x.shape[-1]} features, the model was built for {n_features}"
+            )
 
 
 def _as_float(t: object, name: str, dtype: torch.dtype) -> Tensor:
