@@ -180,6 +180,11 @@ class LinearPool:
         )
 
     @property
+    def n_features(self) -> int:
+        """Input features of x: d (x of shape (batch, points, d))."""
+        return self.d
+
+    @property
     def n_latents(self) -> int:
         """The number of latents (tasks), M."""
         return self.n_tasks
@@ -245,6 +250,11 @@ class LinearGaussian:
     def __post_init__(self) -> None:
         _check_int("d", self.d, 1)
         object.__setattr__(self, "sigma", _check_sigma(self.sigma))
+
+    @property
+    def n_features(self) -> int:
+        """Input features of x: d (x of shape (batch, points, d))."""
+        return self.d
 
     def sample(self, batch_size: int, n_points: int, generator: torch.Generator) -> LinearBatch:
         """Draw `batch_size` datasets of `n_points` points, each with its own w ~ N(0, I_d).

@@ -238,6 +238,11 @@ class StepPrior:
         )
 
     @property
+    def n_features(self) -> int:
+        """Input features d of x: 1 (x of shape (batch, points), no feature axis)."""
+        return 1
+
+    @property
     def axes(self) -> list[Axis]:
         return [self.c, self.b, self.a]
 
@@ -342,6 +347,11 @@ class SinePrior:
         )
 
     @property
+    def n_features(self) -> int:
+        """Input features d of x: 1 (x of shape (batch, points), no feature axis)."""
+        return 1
+
+    @property
     def axes(self) -> list[Axis]:
         return [self.y0, self.s, self.A, self.f, self.phi]
 
@@ -439,6 +449,11 @@ class Mixture:
         return cls(families, _log_weights("weights", weights, len(families)), name)
 
     @property
+    def n_features(self) -> int:
+        """Input features d of x: 1 (x of shape (batch, points), no feature axis)."""
+        return 1
+
+    @property
     def sigma(self) -> float:
         return self.families[0].sigma
 
@@ -528,6 +543,11 @@ class CoinPrior:
         return cls(ax)
 
     @property
+    def n_features(self) -> int:
+        """Input features d of x: 1 (x of shape (batch, points), no feature axis)."""
+        return 1
+
+    @property
     def n_latents(self) -> int:
         return len(self.q)
 
@@ -596,6 +616,11 @@ class Curriculum:
     @property
     def name(self) -> str:
         return f"{self.target.name} after a curriculum of {len(self.stages)} stages"
+
+    @property
+    def n_features(self) -> int:
+        """Input features d of x: the target's (1 for every prior a curriculum takes)."""
+        return int(self.target.n_features)
 
     @property
     def n_classes(self) -> int:
