@@ -142,7 +142,11 @@ class TrainConfig:
 
 
 class TrainBatch(NamedTuple):
-    """One training batch, float32: context (batch, n_context), queries (batch, n_query)."""
+    """One training batch, float32: context (batch, n_context), queries (batch, n_query).
+
+    The x of a prior with d > 1 input features carry a last axis: x_context
+    (batch, n_context, d) and x_query (batch, n_query, d).
+    """
 
     x_context: Tensor
     y_context: Tensor
@@ -155,11 +159,12 @@ def sample_batch(
 ) -> TrainBatch:
     """Fresh datasets from the prior, split at one context size drawn from 1 .. n_points - 1.
 
-    The priors sample in float64 (exact inference needs it); the model gets float32.
+    The priors sample in float64 (exact inference needs it); the model gets float32. The
+    split is along the points axis, so x of shape (B, n_points, d) splits as (B, n_points) does.
     """
     n_context = int(torch.randint(1, n_points, (1,), generator=generator))
     batch = prior.sample(batch_size, n_points, generator)
-    x = batch.x.to(torch.float32)  # (B, n_points)
+    x = batch.x.to(torch.float32)  # (B, n_points) or (B, n_points, d)
     y = batch.y.to(torch.float32)  # (B, n_points)
     return TrainBatch(x[:, :n_context], y[:, :n_context], x[:, n_context:], y[:, n_context:])
 
@@ -310,6 +315,12 @@ def _check_train_args(
         )
     if not isinstance(model_config, PFNConfig) or not isinstance(train_config, TrainConfig):
         raise ValueError("model_config must be a PFNConfig and train_config a TrainConfig")
+    n_features = getattr(prior, "n_features", 1)  # a prior that does not say is 1-d
+    if n_features != model_config.n_features:
+        raise ValueError(
+            f"the prior {type(prior).__name__} has n_features={n_features} input features, "
+            f"but model_config.n_features={model_config.n_features}; they must be equal"
+        )
     if train_config.n_points - 1 > model_config.max_context:
         raise ValueError(
             f"train_config.n_points={train_config.n_points} gives contexts of up to "
@@ -394,11 +405,11 @@ def _load_state(
     _, rank, world = _distributed()
     st_path, js_path = _state_paths(workdir)
     saved = json.loads(js_path.read_text())
-    for key in ("model_config", "train_config", "prior"):
-        if saved.get(key) != meta[key]:
+    for key in ("model_config", "train_config", "prior", "prior_settings"):
+        if saved.get(key) != json.loads(json.dumps(meta.get(key))):  # as JSON holds it
             raise ValueError(
                 f"cannot resume from {workdir}: its {key} differs from this run's "
-                f"({saved.get(key)} vs {meta[key]}); use another workdir or resume=False"
+                f"({saved.get(key)} vs {meta.get(key)}); use another workdir or resume=False"
             )
     if saved.get("world_size", 1) != world:
         raise ValueError(
@@ -507,7 +518,9 @@ def train(
     Parameters
     ----------
     prior
-        A prior from :mod:`bayeslens.priors` (``sample(batch, points, generator)``), or a
+        A prior from :mod:`bayeslens.priors` or :mod:`bayeslens.linear`
+        (``sample(batch, points, generator)``, x of shape (batch, points) or, for a prior of
+        ``n_features = d > 1``, (batch, points, d)), or a
         :class:`~bayeslens.priors.Curriculum`: then each step's batch comes from its
         ``prior_at(step)``, and the borders from its target.
     model_config, train_config
@@ -548,7 +561,8 @@ def train(
     ValueError
         Before any work, for a bad setting: a context longer than ``max_context``, an
         unknown or absent device, snapshot steps outside 1 .. steps, a classifier for a
-        regression prior (or the reverse); ``TrainConfig`` checks its own fields.
+        regression prior (or the reverse), a prior whose ``n_features`` (1 if it has none)
+        differs from ``model_config.n_features``; ``TrainConfig`` checks its own fields.
     """
     curriculum = prior if isinstance(prior, Curriculum) else None
     _check_train_args(curriculum.target if curriculum else prior, model_config, train_config,
@@ -576,6 +590,8 @@ def train(
         "train_config": asdict(train_config),
         "prior": getattr(prior, "name", type(prior).__name__),
     }
+    if callable(getattr(prior, "settings", None)):  # a seeded pool: its name is not enough
+        meta["prior_settings"] = prior.settings()
     if init is not None:  # a resumed fine-tuning must have started from the same weights
         meta["init"] = _weights_digest(init)
     meta_saved: dict[str, Any] = dict(meta)
