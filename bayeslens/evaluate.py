@@ -1,6 +1,8 @@
 """How far a trained PFN is from the exact posterior predictive, in numbers.
 
-The one place where the exact side (:mod:`bayeslens.posterior`) and the network meet.
+The one place where the exact side (:mod:`bayeslens.posterior`, and for the linear-regression
+priors of :mod:`bayeslens.linear` with d input features, :func:`bayeslens.linear_posterior.
+predictive`) and the network meet.
 
 * :func:`nll_gap`: on fresh prior datasets, split at a context size drawn as in training
   (uniform over 1 .. n_points - 1), the PFN's mean negative log density of the query targets
@@ -29,6 +31,13 @@ import torch
 from torch import Tensor
 
 from bayeslens import ablations, paper
+from bayeslens.linear import LinearGaussian, LinearPool
+from bayeslens.linear_posterior import (
+    MAX_ELEMENTS,
+    gaussian_posterior,
+    pool_posterior,
+    predictive,
+)
 from bayeslens.model import PFN
 from bayeslens.posterior import posterior
 
@@ -58,7 +67,9 @@ class EvalSet:
 
     Attributes
     ----------
-    x, y : Tensor, shape (n_datasets, n_points), float64
+    x : Tensor, shape (n_datasets, n_points), or (n_datasets, n_points, d) for a prior with
+        d > 1 input features; float64
+    y : Tensor, shape (n_datasets, n_points), float64
     n_context : Tensor, shape (n_datasets,), int64
         Dataset i's context is its first ``n_context[i]`` points; the rest are queries.
     """
@@ -74,7 +85,10 @@ class EvalSet:
 def sample_eval_set(
     prior: Any, n_datasets: int, n_points: int, generator: torch.Generator
 ) -> EvalSet:
-    """``n_datasets`` fresh datasets with context sizes uniform over 1 .. n_points - 1."""
+    """``n_datasets`` fresh datasets with context sizes uniform over 1 .. n_points - 1.
+
+    x has the prior's shape: (n_datasets, n_points), or (n_datasets, n_points, d).
+    """
     if not isinstance(n_datasets, int) or n_datasets < 2:
         raise ValueError(
             f"n_datasets must be an int >= 2 (for a standard error), got {n_datasets!r}"
@@ -87,7 +101,14 @@ def sample_eval_set(
 
 
 def exact_nll(prior: Any, data: EvalSet) -> Tensor:
-    """Mean exact-PPD NLL over each dataset's queries, shape (n_datasets,), float64."""
+    """Mean exact-PPD NLL over each dataset's queries, shape (n_datasets,), float64.
+
+    For a :class:`~bayeslens.linear.LinearPool` or :class:`~bayeslens.linear.LinearGaussian`
+    the PPD is :func:`bayeslens.linear_posterior.predictive`, batched over the datasets of
+    each context size; for every other prior :func:`bayeslens.posterior.posterior`.
+    """
+    if isinstance(prior, LinearPool | LinearGaussian):
+        return _linear_nll(prior, data)
     return exact_scores(prior, data)[0]
 
 
@@ -99,6 +120,13 @@ def exact_scores(prior: Any, data: EvalSet) -> tuple[Tensor, Tensor]:
     nll, log_evidence : Tensor, shape (n_datasets,), float64
         ``log_evidence[i]`` is log p(D_i) of dataset i's context under the prior.
     """
+    if isinstance(prior, LinearPool | LinearGaussian):
+        return _linear_nll(prior, data), _linear_log_evidence(prior, data)
+    if data.x.ndim != 2:
+        raise ValueError(
+            f"data.x has shape {tuple(data.x.shape)}, but the exact posterior of "
+            f"{type(prior).__name__} is for 1-d x of shape (n_datasets, n_points)"
+        )
     nll = torch.empty(len(data), dtype=torch.float64)
     log_evidence = torch.empty(len(data), dtype=torch.float64)
     for i in range(len(data)):
@@ -109,11 +137,54 @@ def exact_scores(prior: Any, data: EvalSet) -> tuple[Tensor, Tensor]:
     return nll, log_evidence
 
 
+def _check_linear_data(prior: LinearPool | LinearGaussian, data: EvalSet) -> None:
+    if data.x.ndim != 3 or data.x.shape[-1] != prior.d:
+        raise ValueError(
+            f"data.x has shape {tuple(data.x.shape)}, but {type(prior).__name__} has d = "
+            f"{prior.d} features: x must be (n_datasets, n_points, {prior.d})"
+        )
+
+
+def _linear_nll(prior: LinearPool | LinearGaussian, data: EvalSet) -> Tensor:
+    """:func:`exact_nll` of a linear prior: one batched PPD per context size, (n_datasets,)."""
+    _check_linear_data(prior, data)
+    nll = torch.empty(len(data), dtype=torch.float64)
+    for k in data.n_context.unique().tolist():
+        idx = (data.n_context == k).nonzero()[:, 0]
+        x, y = data.x[idx], data.y[idx]  # (b, n_points, d), (b, n_points)
+        log_p = predictive(prior, x[:, :k], y[:, :k], x[:, k:], y[:, k:]).log_density
+        assert log_p is not None  # targets were given
+        nll[idx] = -log_p.mean(dim=1)
+    return nll
+
+
+def _linear_log_evidence(prior: LinearPool | LinearGaussian, data: EvalSet) -> Tensor:
+    """log p(D_i) of each context under a linear prior, shape (n_datasets,).
+
+    Batched per context size; the pool's posterior in chunks of datasets whose (chunk, M) log
+    weights hold at most ``linear_posterior.MAX_ELEMENTS`` entries.
+    """
+    _check_linear_data(prior, data)
+    log_evidence = torch.empty(len(data), dtype=torch.float64)
+    for k in data.n_context.unique().tolist():
+        idx = (data.n_context == k).nonzero()[:, 0]
+        if isinstance(prior, LinearGaussian):
+            post = gaussian_posterior(prior, data.x[idx, :k], data.y[idx, :k])
+            log_evidence[idx] = post.log_evidence
+            continue
+        for part in idx.split(max(1, MAX_ELEMENTS // prior.n_tasks)):
+            log_evidence[part] = pool_posterior(prior, data.x[part, :k],
+                                                data.y[part, :k]).log_evidence
+    return log_evidence
+
+
 @torch.no_grad()
 def model_nll(model: PFN, data: EvalSet, batch_size: int = 2048) -> Tensor:
     """Mean PFN NLL over each dataset's queries, shape (n_datasets,), float64.
 
-    Datasets with the same context size are run together in batches of ``batch_size``.
+    Datasets with the same context size are run together in batches of ``batch_size``. The
+    x of ``data`` must fit the model: (n_datasets, n_points) for ``n_features = 1``, else
+    (n_datasets, n_points, n_features).
     """
     was_training = model.training
     model.eval()
@@ -122,7 +193,7 @@ def model_nll(model: PFN, data: EvalSet, batch_size: int = 2048) -> Tensor:
         for k in data.n_context.unique().tolist():
             idx = (data.n_context == k).nonzero()[:, 0]
             for chunk in idx.split(batch_size):
-                x, y = data.x[chunk], data.y[chunk]  # (b, n_points)
+                x, y = data.x[chunk], data.y[chunk]  # (b, n_points[, d]), (b, n_points)
                 if model.bar is not None:
                     log_p = model.log_density(x[:, :k], y[:, :k], x[:, k:], y[:, k:])
                 else:  # a classifier: log probability of the observed labels
@@ -192,7 +263,9 @@ def nll_gap(
     model : PFN
         A regression PFN (NLL of the bar distribution) or a classifier (cross-entropy).
     prior
-        The prior it was trained on (exact posterior via :func:`bayeslens.posterior.posterior`).
+        The prior it was trained on (exact PPD via :func:`bayeslens.posterior.posterior`, or
+        :func:`bayeslens.linear_posterior.predictive` for the linear priors); its
+        ``n_features`` (1 if it has none) must be the model's.
     n_datasets : int
         Fresh datasets; context sizes uniform over 1 .. n_points - 1, as in training.
     n_points : int, optional
@@ -207,6 +280,12 @@ def nll_gap(
     """
     if not isinstance(model, PFN):
         raise ValueError(f"model must be a PFN, got {type(model)}")
+    n_features = getattr(prior, "n_features", 1)
+    if n_features != model.config.n_features:
+        raise ValueError(
+            f"the prior {type(prior).__name__} has n_features={n_features} input features, "
+            f"but the model was built for n_features={model.config.n_features}"
+        )
     n_points = model.config.max_context + 1 if n_points is None else n_points
     if n_points - 1 > model.config.max_context:
         raise ValueError(
@@ -243,10 +322,14 @@ def mean_gap(
 
     Parameters
     ----------
-    x_context, y_context : Tensor, shape (n_context,)
-    x_query : Tensor, shape (n_query,)
+    x_context : Tensor, shape (n_context,), or (n_context, d) for a linear prior
+    y_context : Tensor, shape (n_context,)
+    x_query : Tensor, shape (n_query,), or (n_query, d) for a linear prior
     """
-    exact = posterior(prior, x_context, y_context).mean(x_query).to(torch.float64)
+    if isinstance(prior, LinearPool | LinearGaussian):
+        exact = predictive(prior, x_context, y_context, x_query).mean.to(torch.float64)
+    else:
+        exact = posterior(prior, x_context, y_context).mean(x_query).to(torch.float64)
     pred = model.mean(x_context, y_context, x_query).to(torch.float64)
     diff = (pred - exact).abs()
     return MeanGap(pred, exact, float(diff.max()), float(diff.pow(2).mean().sqrt()))
