@@ -6,6 +6,10 @@ A saved model is a directory with two files:
 - ``model.json``: the model config, the prior's name and settings, the training config, the
   final training loss, the measured NLL gap, and the SHA-256 of ``weights.safetensors``.
 
+A prior with a ``settings()`` method (a seeded :class:`~bayeslens.linear.LinearPool`, say) is
+recorded by those settings, so ``load(path, prior=pool)`` can refuse a model trained on another
+pool (:func:`check_prior`). Cards from before ``PFNConfig.n_features`` load as 1-feature models.
+
 :func:`load` rebuilds the network from the JSON config and fills it with the weights. It
 refuses, with an error that says which, a weights file whose hash differs from the recorded
 one, a config that is not a valid :class:`~bayeslens.model.PFNConfig`, and tensors whose
@@ -33,6 +37,7 @@ __all__ = [
     "CARD_FILE",
     "WEIGHTS_FILE",
     "CheckpointError",
+    "check_prior",
     "load",
     "load_pretrained",
     "pretrained_dir",
@@ -79,13 +84,20 @@ def _jsonable(v: Any) -> Any:
 def prior_settings(prior: object) -> dict[str, Any]:
     """A JSON description of a prior: its class and every field (axes as values and weights).
 
-    Axis weights are given as probabilities, or None where uniform.
+    Axis weights are given as probabilities, or None where uniform. A prior with a
+    ``settings()`` method (:class:`~bayeslens.linear.LinearPool`,
+    :class:`~bayeslens.linear.LinearGaussian`) is described by its class and those settings,
+    which rebuild it and which its ``check_settings`` accepts (a pool's weights are derived
+    from its seed and are not written out).
     """
     from bayeslens.priors import Axis  # local: checkpoints need not import priors to load
 
     if not dataclasses.is_dataclass(prior) or isinstance(prior, type):
         raise ValueError(f"prior must be a prior dataclass instance, got {type(prior)}")
     out: dict[str, Any] = {"class": type(prior).__name__}
+    settings = getattr(prior, "settings", None)
+    if callable(settings):
+        return {**out, **_jsonable(settings())}
     for f in dataclasses.fields(prior):
         v = getattr(prior, f.name)
         if isinstance(v, Axis):
@@ -179,14 +191,58 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     return card
 
 
-def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> PFN:
+def check_prior(model: PFN, prior: object) -> None:
+    """Raise CheckpointError unless ``model`` (loaded, with its card) was trained on ``prior``.
+
+    The prior's ``n_features`` (1 if it has none) must be the model's, and the card's recorded
+    prior settings must pass the prior's ``check_settings`` (e.g. a
+    :class:`~bayeslens.linear.LinearPool`'s seed, M, d and sigma); the error names the first
+    setting that differs. A prior without ``check_settings`` raises ValueError.
+    """
+    check = getattr(prior, "check_settings", None)
+    if not callable(check):
+        raise ValueError(
+            f"prior must have a check_settings method (e.g. a LinearPool) to be checked "
+            f"against a card, got {type(prior).__name__}"
+        )
+    n_features = getattr(prior, "n_features", 1)
+    if n_features != model.config.n_features:
+        raise CheckpointError(
+            f"prior mismatch: {type(prior).__name__} has n_features={n_features}, the model "
+            f"was built for n_features={model.config.n_features}"
+        )
+    recorded = (model.metadata.get("prior") or {}).get("settings")
+    if not isinstance(recorded, dict) or recorded.get("class") != type(prior).__name__:
+        found = recorded.get("class") if isinstance(recorded, dict) else None
+        raise CheckpointError(
+            f"prior mismatch: the card records prior settings of class {found!r}, not of a "
+            f"{type(prior).__name__}"
+        )
+    try:
+        check({k: v for k, v in recorded.items() if k != "class"})
+    except ValueError as err:
+        raise CheckpointError(f"prior mismatch: {err}") from err
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    map_location: str | torch.device = "cpu",
+    prior: object | None = None,
+) -> PFN:
     """Load a saved model (float32, eval mode); its card is in ``model.metadata``.
+
+    Parameters
+    ----------
+    prior : optional
+        A prior with ``check_settings`` (e.g. a :class:`~bayeslens.linear.LinearPool`): the
+        model is refused unless its card records this prior (:func:`check_prior`).
 
     Raises
     ------
     CheckpointError
-        If the weights' SHA-256 differs from the card's, the card's config is invalid, or the
-        tensors do not match the config (names, shapes).
+        If the weights' SHA-256 differs from the card's, the card's config is invalid, the
+        tensors do not match the config (names, shapes), or the card's prior is not ``prior``.
     """
     root = Path(path)
     card = read_card(root)
@@ -224,6 +280,8 @@ def load(path: str | os.PathLike[str], *, map_location: str | torch.device = "cp
     model.to(map_location)
     model.eval()
     model.metadata = card
+    if prior is not None:
+        check_prior(model, prior)
     return model
 
 
