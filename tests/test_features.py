@@ -93,8 +93,19 @@ def _shipped_inputs() -> tuple[torch.Tensor, ...]:
     return xc, yc, xq, labels
 
 
+RECORDED_ON = ("2.13.0+cpu", "AVX2")
+"""torch build and CPU kernels the values above were recorded with: bits are only promised
+to repeat on the same build and instruction set, so elsewhere these tests are skipped."""
+SAME_BUILD = (torch.__version__, torch.backends.cpu.get_cpu_capability()) == RECORDED_ON
+bit_identical = pytest.mark.skipif(
+    not SAME_BUILD, reason=f"values recorded with torch {RECORDED_ON[0]} on {RECORDED_ON[1]}")
+
+
+@bit_identical
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_models_predict_bit_identically(name: str) -> None:
+    """A retrained shipped model changes its values on purpose: record them again from the
+    new weights (with one thread) in the same commit."""
     model = load_pretrained(name)
     assert model.config.n_features == 1
     assert "n_features" not in model.metadata["model_config"]  # an old card: 1 by default
@@ -112,6 +123,7 @@ def test_shipped_models_predict_bit_identically(name: str) -> None:
     assert _digest(logits) == digest
 
 
+@bit_identical
 def test_1d_training_is_bit_identical() -> None:
     cfg = TrainConfig(steps=5, batch_size=8, lr=2e-3, warmup_steps=2, n_points=10,
                       border_datasets=200, seed=3)
