@@ -41,16 +41,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bayeslens.bar_distribution import BarDistribution
 from bayeslens.budgets import budget_config
 from bayeslens.evaluate import EvalSet, exact_scores, model_nll, sample_eval_set
 from bayeslens.model import PFN, PFNConfig
-from bayeslens.train import PRESETS, PRIORS, TrainConfig, run_flops, train
+from bayeslens.posterior import posterior
+from bayeslens.train import PRESETS, PRIORS, TrainConfig, build_model, run_flops, train
 
 __all__ = [
     "FRACTIONS",
     "SIZES",
     "FrontierFit",
     "GridRun",
+    "bucket_floor",
     "evidence_edges",
     "fit_frontier",
     "frontier",
@@ -171,6 +174,34 @@ def score(model: PFN, data: EvalSet, exact: Tensor, log_evidence: Tensor,
     return gap, se, by_context, by_evidence
 
 
+def bucket_floor(prior: Any, bar: BarDistribution, data: EvalSet) -> tuple[float, float]:
+    """The NLL gap of the best network with ``bar``'s borders: a floor for every grid point.
+
+    A network's output is a bar distribution, so it can at best give each bucket the exact
+    PPD's mass there: flat inside, the bar's half-normal shape in the two outer buckets. That
+    projection is the KL-closest bar distribution on these borders, and its gap to the exact
+    PPD on ``data`` (estimated as :func:`~bayeslens.evaluate.nll_gap` estimates a network's)
+    is what no amount of training or width removes.
+
+    Returns
+    -------
+    gap, se : float
+        Mean over datasets of (projection NLL - exact NLL), nats per query, and its SE.
+    """
+    borders = bar.borders.to(torch.float64)
+    diffs = torch.empty(len(data), dtype=torch.float64)
+    for i in range(len(data)):
+        k = int(data.n_context[i])
+        post = posterior(prior, data.x[i, :k], data.y[i, :k])
+        xq, yq = data.x[i, k:], data.y[i, k:]
+        cdf = post.cdf(xq, borders[1:-1])  # (n_query, n_buckets - 1)
+        ends = torch.ones(len(xq), 1, dtype=torch.float64)
+        mass = torch.diff(torch.cat([0 * ends, cdf, ends], 1), dim=1)  # (n_query, n_buckets)
+        log_q = bar.log_density(mass.clamp_min(1e-300).log(), yq)  # (n_query,)
+        diffs[i] = (post.log_density(xq, yq) - log_q).mean()
+    return _mean_se(diffs)
+
+
 def _run(prior: Any, cfg: PFNConfig, base: TrainConfig, fraction: float, anchor_flops: float,
          scored: tuple[EvalSet, Tensor, Tensor, list[float]]) -> GridRun:
     steps = grid_steps(cfg, base, fraction * anchor_flops)
@@ -238,7 +269,7 @@ def sweep(
     done = {(r["d_model"], r["fraction"]) for r in doc["runs"]}
     todo = [(f, d) for f in sorted(fractions) for d in sizes if (d, f) not in done]
     want_anchor = anchor is not None and (base_model.d_model, 1.0) not in done
-    if not todo and not want_anchor:
+    if not todo and not want_anchor and "bucket_floor" in doc:
         return doc
     data = sample_eval_set(prior, eval_datasets, base.n_points,
                            torch.Generator().manual_seed(base.seed + 1000))
@@ -251,17 +282,27 @@ def sweep(
     doc["evidence_edges"] = edges
     scored = (data, exact, log_evidence, edges)
 
-    def save(r: GridRun) -> None:
+    def save(r: GridRun | None) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         with _locked(out):  # sweeps of other sizes may share the file: merge, then replace
             runs = json.loads(out.read_text())["runs"] if out.exists() else doc["runs"]
-            merged = {(d["d_model"], d["fraction"]): d for d in [*runs, r.to_dict()]}
+            new = [] if r is None else [r.to_dict()]
+            merged = {(d["d_model"], d["fraction"]): d for d in [*runs, *new]}
             doc["runs"] = sorted(merged.values(), key=lambda d: (d["fraction"], d["d_model"]))
             doc["machine"] = platform.machine()
             tmp = out.with_suffix(out.suffix + ".tmp")
             tmp.write_text(json.dumps(doc, indent=1) + "\n")
             os.replace(tmp, out)
 
+    if "bucket_floor" not in doc:  # every width shares the recipe's borders
+        t = time.perf_counter()
+        bar = build_model(prior, base_model, base).bar
+        if bar is None:
+            raise ValueError("the scaling study needs a regression recipe (a bar distribution)")
+        gap, se = bucket_floor(prior, bar, data)
+        doc["bucket_floor"] = {"gap": gap, "se": se}
+        log.info("bucket floor %.4f +- %.4f (%.0f s)", gap, se, time.perf_counter() - t)
+        save(None)
     if want_anchor:
         save(_anchor(str(anchor), base_model, base, scored))
     for fraction, d in todo:

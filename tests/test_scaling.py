@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from bayeslens import scaling
+from bayeslens import evaluate, paper, scaling
+from bayeslens.bar_distribution import BarDistribution
 from bayeslens.model import PFNConfig
+from bayeslens.posterior import posterior
 from bayeslens.train import PRESETS, TrainConfig, run_flops
 
 TINY_MODEL = ('{"n_layers": 1, "d_model": 16, "n_heads": 2, "d_ff": 32, "n_buckets": 20,'
@@ -82,6 +85,7 @@ def test_the_command_shrunk_writes_then_resumes(tmp_path: Path) -> None:
         assert len(r["by_context"]) == 11  # contexts of 1 .. 11 points
         assert len(r["by_evidence"]) == scaling.N_EVIDENCE_BINS
         assert r["flops"] == pytest.approx(r["fraction"] * doc["anchor_flops"], rel=0.2)
+    assert doc["bucket_floor"]["se"] > 0  # the best network on the recipe's borders
     small = [r for r in doc["runs"] if r["d_model"] == 8]
     assert small[1]["steps"] == pytest.approx(2 * small[0]["steps"], abs=1)
     first = out.read_text()
@@ -114,6 +118,34 @@ def test_sweeps_sharing_a_file_keep_each_others_results(
     scaling.sweep(out, base.prior, model, base.train, sizes=[16], fractions=[0.25], **kwargs)
     runs = json.loads(out.read_text())["runs"]
     assert [(r["fraction"], r["d_model"]) for r in runs] == [(0.25, 8), (0.25, 16), (0.5, 16)]
+
+
+def test_the_bucket_floor_is_the_exact_mass_per_bucket_spread_flat() -> None:
+    """Against a loop over queries and buckets: each target's density is its bucket's exact
+    PPD mass over the bucket's width (interior buckets)."""
+    prior = paper.steps_e1()
+    bar = BarDistribution(torch.linspace(-3.0, 4.0, 141))
+    data = evaluate.sample_eval_set(prior, 4, 8, torch.Generator().manual_seed(7))
+    gap, se = scaling.bucket_floor(prior, bar, data)
+    per_dataset = []
+    for i in range(len(data)):
+        k = int(data.n_context[i])
+        post = posterior(prior, data.x[i, :k], data.y[i, :k])
+        terms = []
+        for xq, yq in zip(data.x[i, k:].tolist(), data.y[i, k:].tolist(), strict=True):
+            edges = bar.borders.double().tolist()
+            j = next(j for j in range(len(edges) - 1) if edges[j] < yq <= edges[j + 1])
+            assert 0 < j < len(edges) - 2  # an interior bucket
+            x = torch.tensor([xq], dtype=torch.float64)
+            lo, hi = post.cdf(x, torch.tensor(edges[j : j + 2], dtype=torch.float64))[0]
+            log_q = math.log((hi - lo) / (edges[j + 1] - edges[j]))
+            log_p = float(post.log_density(x, torch.tensor([yq], dtype=torch.float64)))
+            terms.append(log_p - log_q)
+        per_dataset.append(sum(terms) / len(terms))
+    assert gap == pytest.approx(sum(per_dataset) / len(per_dataset), abs=1e-9)
+    assert se > 0
+    coarse = scaling.bucket_floor(prior, BarDistribution(torch.linspace(-3.0, 4.0, 15)), data)
+    assert coarse[0] > gap  # wider buckets: a higher floor
 
 
 @pytest.mark.slow  # ~5 s: the exact side of 40 datasets and one forward pass
