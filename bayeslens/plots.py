@@ -1192,6 +1192,7 @@ def draw_scaling_compute(
     *,
     fit: Any = None,
     anchor_flops: float | None = None,
+    bucket_floor: float | None = None,
 ) -> Axes:
     """NLL gap to the exact PPD against training FLOPs, one line per model size, log-log.
 
@@ -1202,6 +1203,9 @@ def draw_scaling_compute(
         (:class:`bayeslens.scaling.GridRun` as dicts).
     fit : FrontierFit, optional
         Drawn over the budgets (with its floor) when given; needs ``anchor_flops``.
+    bucket_floor : float, optional
+        The best bar distribution's gap (:func:`bayeslens.scaling.bucket_floor`), drawn as a
+        line: no network with these borders goes below it.
     """
     for (d, group), marker in zip(_by_size(runs).items(), SIZE_MARKERS, strict=False):
         flops = _np([r["flops"] for r in group])
@@ -1215,6 +1219,9 @@ def draw_scaling_compute(
         if fit.floor > 0:
             ax.axhline(fit.floor, color="0.3", lw=0.8, ls=":",
                        label=f"fitted floor {fit.floor:.4f}")
+    if bucket_floor is not None and bucket_floor > 0:
+        ax.axhline(bucket_floor, color=COLORS["exact"], lw=1.2, ls="-.",
+                   label=f"bucket floor {bucket_floor:.4f}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("training compute [FLOPs]")

@@ -154,6 +154,9 @@ def _drawn(draw):
 
 
 X = np.linspace(-1, 1, 21)
+GRID = [{"d_model": d, "n_params": 10 * d, "flops": f * 1e12, "fraction": f, "gap": 0.1 / f / d,
+         "se": 0.001, "by_context": [(0.1, 0.01), (0.05, 0.01)]}
+        for d in (64, 128) for f in (0.25, 0.5)]
 BAND = Band(X * 0, X * 0 - 1, X * 0 + 1)
 LEGENDS = {
     "predictive": lambda ax: plots.draw_predictive(
@@ -183,6 +186,10 @@ LEGENDS = {
                                                  xlabel="slope", switch_exact=0.5),
     "sizes": lambda ax: plots.draw_fit_by_size(ax, [2, 4], {"exact": [1, 0.5],
                                                             "network": [1, 0.6]}),
+    "scaling": lambda ax: plots.draw_scaling_compute(ax, GRID, bucket_floor=0.002),
+    "iso-flop": lambda ax: plots.draw_scaling_params(ax, GRID),
+    "split": lambda ax: plots.draw_gap_split(ax, GRID[:2], "by_context", [1, 2],
+                                             xlabel="context points"),
 }
 
 
@@ -259,3 +266,15 @@ def test_book_figures_are_drawn_for_the_column():
         code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
         for width in re.findall(r"figsize=\(\s*([0-9.]+)", code):
             assert float(width) <= plots.FIGURE_WIDTH, f"{path.name}: figsize width {width}"
+
+
+def test_scaling_figures_draw_one_line_per_width_and_per_budget(ax):
+    plots.draw_scaling_compute(ax, GRID, bucket_floor=0.002)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["bucket floor 0.0020", "embedding 128 (0.00 M)",
+                              "embedding 64 (0.00 M)"]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    ax.clear()
+    plots.draw_scaling_params(ax, GRID)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "0.25 of the recipe's FLOPs", "0.5 of the recipe's FLOPs"]
