@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from bayeslens._checks import check_generator, check_int, check_positive
+
 __all__ = [
     "RAVENTOS_D",
     "RAVENTOS_POINTS",
@@ -72,31 +74,6 @@ class LinearBatch(NamedTuple):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_sigma(sigma: object) -> float:
-    if (
-        not isinstance(sigma, int | float)
-        or isinstance(sigma, bool)
-        or not math.isfinite(sigma)
-        or sigma <= 0
-    ):
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    return float(sigma)
-
-
-def _check_generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(
-            f"generator must be a torch.Generator (explicit seeding), got {type(generator)}"
-        )
-    return generator
-
-
 def _check_settings(kind: str, own: dict[str, Any], recorded: object) -> None:
     """Raise ValueError unless `recorded` holds exactly the keys and values of `own`."""
     if not isinstance(recorded, Mapping):
@@ -131,8 +108,8 @@ def _sample_linear(
 
 
 def _check_sizes(batch_size: int, n_points: int) -> None:
-    _check_int("batch_size", batch_size, 1)
-    _check_int("n_points", n_points, 1)
+    check_int("batch_size", batch_size, 1)
+    check_int("n_points", n_points, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,10 +147,10 @@ class LinearPool:
     w: Tensor = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _check_int("n_tasks", self.n_tasks, 1)
-        _check_int("d", self.d, 1)
-        object.__setattr__(self, "sigma", _check_sigma(self.sigma))
-        _check_int("seed", self.seed, 0)
+        check_int("n_tasks", self.n_tasks, 1)
+        check_int("d", self.d, 1)
+        object.__setattr__(self, "sigma", check_positive("sigma", self.sigma))
+        check_int("seed", self.seed, 0)
         gen = torch.Generator().manual_seed(self.seed)
         object.__setattr__(
             self, "w", torch.randn(self.n_tasks, self.d, generator=gen, dtype=DTYPE)
@@ -203,7 +180,7 @@ class LinearPool:
             (batch_size,) drawn uniformly from the pool, and its weights w (batch_size, d).
         """
         _check_sizes(batch_size, n_points)
-        gen = _check_generator(generator)
+        gen = check_generator(generator)
         latent = torch.randint(self.n_tasks, (batch_size,), generator=gen)
         w = self.w[latent]
         x, y = _sample_linear(w, n_points, self.sigma, gen)
@@ -248,8 +225,8 @@ class LinearGaussian:
     name: str = "linear_gaussian"
 
     def __post_init__(self) -> None:
-        _check_int("d", self.d, 1)
-        object.__setattr__(self, "sigma", _check_sigma(self.sigma))
+        check_int("d", self.d, 1)
+        object.__setattr__(self, "sigma", check_positive("sigma", self.sigma))
 
     @property
     def n_features(self) -> int:
@@ -280,7 +257,7 @@ def _sample_gaussian(
     d: int, sigma: float, batch_size: int, n_points: int, generator: object
 ) -> LinearBatch:
     _check_sizes(batch_size, n_points)
-    gen = _check_generator(generator)
+    gen = check_generator(generator)
     w = torch.randn(batch_size, d, generator=gen, dtype=DTYPE)
     x, y = _sample_linear(w, n_points, sigma, gen)
     return LinearBatch(x, y, None, w)

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bayeslens._checks import check_generator, check_int
 from bayeslens.priors import (
     DTYPE,
     CoinPrior,
@@ -951,12 +952,8 @@ class Posterior:
         >>> post.sample_latents(300, torch.Generator().manual_seed(0)).shape
         torch.Size([300])
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an int >= 1, got {n!r}")
-        if not isinstance(generator, torch.Generator):
-            raise ValueError(
-                f"generator must be a torch.Generator (explicit seeding), got {type(generator)}"
-            )
+        check_int("n", n, 1)
+        check_generator(generator)
         # Inverse CDF: u uniform on [0, total) lands in latent i when cdf[i - 1] <= u < cdf[i],
         # an interval as long as latent i's weight (empty for weight 0).
         cdf = torch.cumsum(self.log_weights().exp(), 0)  # (n_latents,)

@@ -21,6 +21,8 @@ from typing import NamedTuple, TypeAlias
 import torch
 from torch import Tensor
 
+from bayeslens._checks import check_generator, check_positive
+
 __all__ = [
     "Batch",
     "CoinPrior",
@@ -88,20 +90,6 @@ def _log_weights(name: str, weights: object | None, n: int) -> Tensor:
     if total <= 0:
         raise ValueError(f"{name} must not be all zero")
     return torch.log(w / total)
-
-
-def _check_sigma(sigma: float) -> float:
-    if not isinstance(sigma, int | float) or not math.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
-    return float(sigma)
-
-
-def _check_generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(
-            f"generator must be a torch.Generator (explicit seeding), got {type(generator)}"
-        )
-    return generator
 
 
 def _check_sizes(batch_size: int, n_points: int) -> None:
@@ -234,7 +222,7 @@ class StepPrior:
             c_axis,
             axis("b", b, b_weights),
             axis("a", a, a_weights),
-            _check_sigma(sigma),
+            check_positive("sigma", sigma),
         )
 
     @property
@@ -342,7 +330,7 @@ class SinePrior:
             axis("A", A, weights.get("A")),
             axis("f", f, weights.get("f")),
             axis("phi", phi, weights.get("phi")),
-            _check_sigma(sigma),
+            check_positive("sigma", sigma),
             name,
         )
 
@@ -406,7 +394,7 @@ def _sample_regression(
     prior: RegressionFamily | Mixture, batch_size: int, n_points: int, generator: object
 ) -> Batch:
     _check_sizes(batch_size, n_points)
-    gen = _check_generator(generator)
+    gen = check_generator(generator)
     latent = prior.sample_latents(batch_size, gen)
     x = _uniform_x(batch_size, n_points, gen, prior.x_range)
     noise = torch.randn(batch_size, n_points, generator=gen, dtype=DTYPE) * prior.sigma
@@ -570,7 +558,7 @@ class CoinPrior:
     def sample(self, batch_size: int, n_points: int, generator: torch.Generator) -> Batch:
         """Draw `batch_size` sequences of `n_points` flips; x is all zeros, y in {0., 1.}."""
         _check_sizes(batch_size, n_points)
-        gen = _check_generator(generator)
+        gen = check_generator(generator)
         latent = self.sample_latents(batch_size, gen)
         u = torch.rand(batch_size, n_points, generator=gen, dtype=DTYPE)
         y = (u < self.q.values[latent][:, None]).to(DTYPE)

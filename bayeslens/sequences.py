@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, TypeAlias
 import torch
 from torch import Tensor
 
+from bayeslens._checks import check_generator, check_int, check_positive
 from bayeslens.priors import DTYPE
 
 __all__ = [
@@ -67,35 +68,10 @@ class SequenceBatch(NamedTuple):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_alpha(alpha: object) -> float:
-    if (
-        not isinstance(alpha, int | float)
-        or isinstance(alpha, bool)
-        or not math.isfinite(alpha)
-        or alpha <= 0
-    ):
-        raise ValueError(f"alpha must be a finite number > 0, got {alpha!r}")
-    return float(alpha)
-
-
 def _check_seed(seed: object) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ValueError(f"seed must be an int in [0, 2**63), got {seed!r}")
     return seed
-
-
-def _check_generator(generator: object) -> torch.Generator:
-    if not isinstance(generator, torch.Generator):
-        raise ValueError(
-            f"generator must be a torch.Generator (explicit seeding), got {type(generator)}"
-        )
-    return generator
 
 
 def _as_float64(name: str, values: object) -> Tensor:
@@ -149,8 +125,8 @@ def _normalised_log_weights(log_weights: object | None, n_chains: int) -> Tensor
 
 
 def _check_sizes(batch: object, length: object) -> None:
-    _check_int("batch", batch, 1)
-    _check_int("length", length, 1)
+    check_int("batch", batch, 1)
+    check_int("length", length, 1)
 
 
 def _run_chains(
@@ -270,8 +246,8 @@ class MarkovPool:
         p = self.transitions
         if not isinstance(p, Tensor) or p.dtype != DTYPE or p.ndim != 3 or p.shape[1] != p.shape[2]:
             raise ValueError("transitions must be a float64 tensor of shape (K, V, V)")
-        _check_int("n_chains", p.shape[0], 1)
-        _check_int("vocab_size", p.shape[-1], 2)
+        check_int("n_chains", p.shape[0], 1)
+        check_int("vocab_size", p.shape[-1], 2)
         _check_distributions("transitions", p, "row")
         li, lw = self.log_initial, self.log_weights
         if not isinstance(li, Tensor) or li.shape != (p.shape[-1],) or li.dtype != DTYPE:
@@ -311,9 +287,9 @@ class MarkovPool:
         log_weights : array of shape (K,), optional
             Log prior weights of the chains, normalised here (uniform when omitted).
         """
-        k = _check_int("n_chains", n_chains, 1)
-        v = _check_int("vocab_size", vocab_size, 2)
-        a = _check_alpha(alpha)
+        k = check_int("n_chains", n_chains, 1)
+        v = check_int("vocab_size", vocab_size, 2)
+        a = check_positive("alpha", alpha)
         s = _check_seed(seed)
         log_initial = _log_initial(initial, v)
         lw = _normalised_log_weights(log_weights, k)
@@ -340,8 +316,8 @@ class MarkovPool:
                 f"transitions must have shape (K, V, V) (n_chains, vocab, vocab), got shape "
                 f"{tuple(p.shape)}"
             )
-        _check_int("n_chains", p.shape[0], 1)
-        v = _check_int("vocab_size", p.shape[-1], 2)
+        check_int("n_chains", p.shape[0], 1)
+        v = check_int("vocab_size", p.shape[-1], 2)
         p = _check_distributions("transitions", p, "row")
         return cls(p, _log_initial(initial, v), _normalised_log_weights(log_weights, p.shape[0]))
 
@@ -426,7 +402,7 @@ class MarkovPool:
             (batch, V, V).
         """
         _check_sizes(batch, length)
-        gen = _check_generator(generator)
+        gen = check_generator(generator)
         latent = torch.multinomial(self.log_weights.exp(), batch, replacement=True, generator=gen)
         transitions = self.transitions[latent]  # (batch, V, V)
         tokens = _run_chains(transitions, self.log_initial, length, gen)
@@ -458,8 +434,8 @@ class DirichletMarkov:
     name: str = "dirichlet_markov"
 
     def __post_init__(self) -> None:
-        _check_int("vocab_size", self.vocab_size, 2)
-        object.__setattr__(self, "alpha", _check_alpha(self.alpha))
+        check_int("vocab_size", self.vocab_size, 2)
+        object.__setattr__(self, "alpha", check_positive("alpha", self.alpha))
         if self.initial is not None:
             p = _log_initial(self.initial, self.vocab_size).exp()
             object.__setattr__(self, "initial", tuple(float(x) for x in p))
@@ -492,7 +468,7 @@ class DirichletMarkov:
             tokens (batch, length) int64, latent all -1, transitions (batch, V, V).
         """
         _check_sizes(batch, length)
-        gen = _check_generator(generator)
+        gen = check_generator(generator)
         v = self.vocab_size
         transitions = _sample_dirichlet(torch.full((batch, v, v), self.alpha, dtype=DTYPE), gen)
         tokens = _run_chains(transitions, self.log_initial, length, gen)
