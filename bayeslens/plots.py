@@ -34,6 +34,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
+from matplotlib.ticker import NullLocator
 
 __all__ = [
     "BOOK_STYLE",
@@ -43,6 +44,7 @@ __all__ = [
     "Band",
     "LiveLossCurve",
     "book_style",
+    "budget_text",
     "draw_band",
     "draw_coin_convergence",
     "draw_coin_posterior",
@@ -1227,7 +1229,7 @@ def draw_scaling_compute(
     ax.set_xlabel("training compute [FLOPs]")
     ax.set_ylabel("NLL gap to the exact PPD\n[nats per query]")
     ax.grid(alpha=0.3, which="both")
-    legend_below(ax, ncols=2)
+    legend_below(ax)
     return ax
 
 
@@ -1243,14 +1245,24 @@ def draw_scaling_params(ax: Axes, runs: Sequence[Mapping[str, Any]]) -> Axes:
         ax.errorbar(_np([r["n_params"] for r in group]), _np([r["gap"] for r in group]),
                     yerr=_np([r["se"] for r in group]), marker="o", ms=5, capsize=3, lw=1.5,
                     color=cmap(i / max(1, len(budgets) - 1) * 0.9),
-                    label=f"{f:g} of the recipe's FLOPs")
+                    label=f"{budget_text(f)} of the recipe's FLOPs")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    params = sorted({int(r["n_params"]) for r in runs})
+    ax.set_xticks(params, [f"{p / 1e6:.2f} M" for p in params])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("parameters")
     ax.set_ylabel("NLL gap to the exact PPD\n[nats per query]")
     ax.grid(alpha=0.3, which="both")
-    legend_below(ax, ncols=2)
+    legend_below(ax)
     return ax
+
+
+def budget_text(fraction: float) -> str:
+    """A budget as a fraction of the recipe's FLOPs, written as one: "1/32", "1"."""
+    from fractions import Fraction
+
+    return str(Fraction(fraction).limit_denominator(1024))
 
 
 def draw_gap_split(
@@ -1260,6 +1272,7 @@ def draw_gap_split(
     positions: ArrayLike,
     *,
     xlabel: str,
+    labels: Sequence[str] | None = None,
 ) -> Axes:
     """The gap split by context size or evidence bin, one line per run (budget).
 
@@ -1269,15 +1282,17 @@ def draw_gap_split(
         Runs with ``key`` (a list of (gap, se) per split) and ``fraction``, cheapest first.
     positions : array-like, shape (n_splits,)
         Where each split sits on the x axis.
+    labels : sequence of str, optional
+        One legend entry per run (default: its budget).
     """
     x = _np(positions)
     cmap = mpl.colormaps["viridis"]
-    for i, r in enumerate(runs):
+    labels = labels or [f"{budget_text(r['fraction'])} of the FLOPs" for r in runs]
+    for i, (r, label) in enumerate(zip(runs, labels, strict=True)):
         g = _np([v[0] for v in r[key]])
         se = _np([v[1] for v in r[key]])
         ax.errorbar(x, g, yerr=se, marker="o", ms=3.5, capsize=2, lw=1.3,
-                    color=cmap(i / max(1, len(runs) - 1) * 0.9),
-                    label=f"{r['fraction']:g} of the FLOPs")
+                    color=cmap(i / max(1, len(runs) - 1) * 0.9), label=label)
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("NLL gap [nats per query]")

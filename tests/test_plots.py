@@ -277,4 +277,6 @@ def test_scaling_figures_draw_one_line_per_width_and_per_budget(ax):
     ax.clear()
     plots.draw_scaling_params(ax, GRID)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "0.25 of the recipe's FLOPs", "0.5 of the recipe's FLOPs"]
+        "1/4 of the recipe's FLOPs", "1/2 of the recipe's FLOPs"]
+    assert plots.budget_text(1 / 32) == "1/32"
+    assert plots.budget_text(1.0) == "1"
