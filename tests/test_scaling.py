@@ -105,8 +105,8 @@ def test_sweeps_sharing_a_file_keep_each_others_results(
                       head_hidden=0)
 
     def fake_run(prior, cfg, base_train, fraction, anchor_flops, scored):
-        if out.exists():  # the other sweep finishes a run of width 8 first
-            doc = json.loads(out.read_text())
+        doc = json.loads(out.read_text())  # written before any run: the bucket floor
+        if doc["runs"]:  # the other sweep finishes a run of width 8 first
             other = {**doc["runs"][0], "d_model": 8, "fraction": fraction}
             out.write_text(json.dumps({**doc, "runs": [*doc["runs"], other]}))
         return scaling.GridRun(cfg.d_model, 1, fraction, 1, 1, 1.0, 1.0, 1, 0.0, 0.1, 0.01,
