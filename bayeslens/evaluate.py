@@ -1,8 +1,8 @@
 """How far a trained PFN is from the exact posterior predictive, in numbers.
 
 The one place where the exact side (:mod:`bayeslens.posterior`, and for the linear-regression
-priors of :mod:`bayeslens.linear` with d input features, :func:`bayeslens.linear_posterior.
-predictive`) and the network meet.
+priors of :mod:`bayeslens.linear` with d input features,
+:func:`bayeslens.linear_posterior.predictive`) and the network meet.
 
 * :func:`nll_gap`: on fresh prior datasets, split at a context size drawn as in training
   (uniform over 1 .. n_points - 1), the PFN's mean negative log density of the query targets
