@@ -36,7 +36,7 @@ from bayeslens.model import PFNConfig
 from bayeslens.posterior import posterior
 from bayeslens.train import PRESETS, PRIORS, TrainConfig, train
 
-__all__ = ["BudgetResult", "budget_config", "main", "run_budget", "sweep"]
+__all__ = ["BudgetResult", "budget_config", "main", "open_results", "run_budget", "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,22 @@ def run_budget(
                         result.seconds, means, rms, torch.get_num_threads())
 
 
+def open_results(out: Path, header: dict[str, Any]) -> dict[str, Any]:
+    """The results file ``out`` (``header`` and no runs if it does not exist yet).
+
+    An existing file must record ``header``'s settings, else ValueError: runs made with other
+    settings are not comparable (delete the file or write another).
+    """
+    if not out.exists():
+        return {**header, "runs": []}
+    doc: dict[str, Any] = json.loads(out.read_text())
+    differs = [k for k, v in header.items() if doc.get(k) != v]
+    if differs:
+        raise ValueError(f"{out} was made with other settings ({', '.join(differs)});"
+                         " delete it or pass another --out")
+    return doc
+
+
 def sweep(
     prior_name: str,
     model_config: PFNConfig,
@@ -144,13 +160,7 @@ def sweep(
               "base_train_config": asdict(base), "eval_datasets": eval_datasets,
               "eval_seed": base.seed + 1000, "x_query": [-1.0, 1.0, len(X_QUERY)],
               "contexts": sorted(contexts)}
-    doc: dict[str, Any] = {**header, "runs": []}
-    if out.exists():
-        doc = json.loads(out.read_text())
-        differs = [k for k, v in header.items() if doc.get(k) != v]
-        if differs:
-            raise ValueError(f"{out} was made with other settings ({', '.join(differs)});"
-                             " delete it or pass another --out")
+    doc = open_results(out, header)
     done = {r["steps"] for r in doc["runs"]}
     todo = [b for b in budgets if b not in done]
     if not todo:

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from bayeslens.bar_distribution import BarDistribution
-from bayeslens.budgets import budget_config
+from bayeslens.budgets import budget_config, open_results
 from bayeslens.evaluate import EvalSet, exact_scores, model_nll, sample_eval_set
 from bayeslens.model import PFN, PFNConfig
 from bayeslens.posterior import posterior
@@ -259,13 +259,7 @@ def sweep(
               "base_train_config": asdict(base), "anchor_flops": anchor_flops,
               "eval_datasets": eval_datasets, "eval_seed": base.seed + 1000,
               "n_evidence_bins": N_EVIDENCE_BINS}
-    doc: dict[str, Any] = {**header, "runs": []}
-    if out.exists():
-        doc = json.loads(out.read_text())
-        differs = [k for k, v in header.items() if doc.get(k) != v]
-        if differs:
-            raise ValueError(f"{out} was made with other settings ({', '.join(differs)});"
-                             " delete it or pass another --out")
+    doc = open_results(out, header)
     done = {(r["d_model"], r["fraction"]) for r in doc["runs"]}
     todo = [(f, d) for f in sorted(fractions) for d in sizes if (d, f) not in done]
     want_anchor = anchor is not None and (base_model.d_model, 1.0) not in done
