@@ -33,6 +33,8 @@ __all__ = [
     "MarkovPool",
     "SequenceBatch",
     "SequencePrior",
+    "dirichlet_markov_v3",
+    "markov_pool_v3",
 ]
 
 SUM_TOL = 1e-9
@@ -478,3 +480,31 @@ class DirichletMarkov:
 
 SequencePrior: TypeAlias = MarkovPool | DirichletMarkov
 """Any sequence prior bayeslens can do exact next-token inference for."""
+
+
+# --------------------------------------------------------------------------------------------
+# Settings by name (the command line's --prior, and the sequence chapter)
+# --------------------------------------------------------------------------------------------
+
+BOOK_VOCAB_SIZE = 3
+"""Tokens of the named sequence priors: three, as in Edelman et al. (2024)'s smallest setting."""
+BOOK_ALPHA = 1.0
+"""Dirichlet concentration of the named priors' rows: uniform over each row's simplex."""
+BOOK_POOL_SEED = 0
+"""Seed of the named pool's chains."""
+
+
+def markov_pool_v3(n_chains: int = 8) -> MarkovPool:
+    """A pool of `n_chains` (default 8) chains over 3 tokens, rows from Dirichlet(1), seed 0.
+
+    Uniform initial distribution and chain weights. With torch's CPU sampler the pool's chains
+    are the first `n_chains` of any larger one (the draws fill the (K, V, V) tensor in order;
+    ``tests/test_sequence_model.py`` checks it), so pools of growing K are nested. A model
+    trained on a pool records its settings (K, seed, a checksum of the chains).
+    """
+    return MarkovPool.draw(n_chains, BOOK_VOCAB_SIZE, BOOK_ALPHA, BOOK_POOL_SEED)
+
+
+def dirichlet_markov_v3() -> DirichletMarkov:
+    """Fresh Dirichlet(1) rows over 3 tokens for every sequence; uniform first token."""
+    return DirichletMarkov(BOOK_VOCAB_SIZE, BOOK_ALPHA)
