@@ -15,6 +15,12 @@ refuses, with an error that says which, a weights file whose hash differs from t
 one, a config that is not a valid :class:`~bayeslens.model.PFNConfig`, and tensors whose
 names or shapes do not match the config. Models shipped with the package live in
 ``bayeslens/pretrained/<name>/`` and load with :func:`load_pretrained`.
+
+Sequence models (:class:`~bayeslens.sequence_model.SequenceModel`) are saved the same way; their
+card says ``"model_class": "SequenceModel"`` (a PFN's card has no such field, so PFN cards are
+unchanged) and they load with :func:`load_sequence_model`, checked the same way, their pool's
+settings included. :func:`load` refuses them, and :func:`load_sequence_model` refuses PFNs, so
+each returns the one kind of network it says.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from bayeslens.model import PFN, PFNConfig
+from bayeslens.sequence_model import SequenceModel, SequenceModelConfig
 
 __all__ = [
     "CARD_FILE",
@@ -40,6 +47,7 @@ __all__ = [
     "check_prior",
     "load",
     "load_pretrained",
+    "load_sequence_model",
     "pretrained_dir",
     "prior_settings",
     "read_card",
@@ -51,6 +59,8 @@ WEIGHTS_FILE = "weights.safetensors"
 CARD_FILE = "model.json"
 FORMAT = "bayeslens-pfn"
 FORMAT_VERSION = 1
+SEQUENCE_MODEL_CLASS = "SequenceModel"
+"""The card's ``model_class`` of a sequence model; a card without the field holds a PFN."""
 
 
 class CheckpointError(ValueError):
@@ -114,7 +124,7 @@ def prior_settings(prior: object) -> dict[str, Any]:
 
 
 def save(
-    model: PFN,
+    model: PFN | SequenceModel,
     path: str | os.PathLike[str],
     *,
     prior: object | None = None,
@@ -155,9 +165,10 @@ def save(
     tmp = out / (WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(tmp))
     os.replace(tmp, weights)
-    card: dict[str, Any] = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+    card: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    if isinstance(model, SequenceModel):
+        card["model_class"] = SEQUENCE_MODEL_CLASS
+    card |= {
         "model_config": model.config.to_dict(),
         "weights_dtype": str(dtype).removeprefix("torch."),
         "weights_sha256": sha256_file(weights),
@@ -191,13 +202,14 @@ def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     return card
 
 
-def check_prior(model: PFN, prior: object) -> None:
+def check_prior(model: PFN | SequenceModel, prior: object) -> None:
     """Raise CheckpointError unless ``model`` (loaded, with its card) was trained on ``prior``.
 
-    The prior's ``n_features`` (1 if it has none) must be the model's, and the card's recorded
-    prior settings must pass the prior's ``check_settings`` (e.g. a
-    :class:`~bayeslens.linear.LinearPool`'s seed, M, d and sigma); the error names the first
-    setting that differs. A prior without ``check_settings`` raises ValueError.
+    The prior's ``n_features`` (1 if it has none) must be the model's (for a sequence model,
+    its ``vocab_size``), and the card's recorded prior settings must pass the prior's
+    ``check_settings`` (e.g. a :class:`~bayeslens.linear.LinearPool`'s seed, M, d and sigma,
+    a :class:`~bayeslens.sequences.MarkovPool`'s seed and transitions checksum); the error
+    names the first setting that differs. A prior without ``check_settings`` raises ValueError.
     """
     check = getattr(prior, "check_settings", None)
     if not callable(check):
@@ -205,8 +217,14 @@ def check_prior(model: PFN, prior: object) -> None:
             f"prior must have a check_settings method (e.g. a LinearPool) to be checked "
             f"against a card, got {type(prior).__name__}"
         )
-    n_features = getattr(prior, "n_features", 1)
-    if n_features != model.config.n_features:
+    if isinstance(model, SequenceModel):
+        vocab_size = getattr(prior, "vocab_size", None)
+        if vocab_size != model.config.vocab_size:
+            raise CheckpointError(
+                f"prior mismatch: {type(prior).__name__} has vocab_size={vocab_size}, the "
+                f"model was built for vocab_size={model.config.vocab_size}"
+            )
+    elif (n_features := getattr(prior, "n_features", 1)) != model.config.n_features:
         raise CheckpointError(
             f"prior mismatch: {type(prior).__name__} has n_features={n_features}, the model "
             f"was built for n_features={model.config.n_features}"
@@ -230,7 +248,7 @@ def load(
     map_location: str | torch.device = "cpu",
     prior: object | None = None,
 ) -> PFN:
-    """Load a saved model (float32, eval mode); its card is in ``model.metadata``.
+    """Load a saved PFN (float32, eval mode); its card is in ``model.metadata``.
 
     Parameters
     ----------
@@ -242,10 +260,45 @@ def load(
     ------
     CheckpointError
         If the weights' SHA-256 differs from the card's, the card's config is invalid, the
-        tensors do not match the config (names, shapes), or the card's prior is not ``prior``.
+        tensors do not match the config (names, shapes), the card's prior is not ``prior``, or
+        the card holds a sequence model (load it with :func:`load_sequence_model`).
     """
-    root = Path(path)
+    model = _load(Path(path), map_location, prior, sequence=False)
+    assert isinstance(model, PFN)
+    return model
+
+
+def load_sequence_model(
+    path: str | os.PathLike[str],
+    *,
+    map_location: str | torch.device = "cpu",
+    prior: object | None = None,
+) -> SequenceModel:
+    """Load a saved :class:`~bayeslens.sequence_model.SequenceModel` (float32, eval mode).
+
+    Checked as :func:`load` checks a PFN; ``prior`` (a
+    :class:`~bayeslens.sequences.MarkovPool` or :class:`~bayeslens.sequences.DirichletMarkov`)
+    is compared with the card's recorded settings. A PFN's card raises CheckpointError.
+    """
+    model = _load(Path(path), map_location, prior, sequence=True)
+    assert isinstance(model, SequenceModel)
+    return model
+
+
+def _load(
+    root: Path, map_location: str | torch.device, prior: object | None, *, sequence: bool
+) -> PFN | SequenceModel:
+    """:func:`load` (``sequence=False``) or :func:`load_sequence_model` (``sequence=True``)."""
     card = read_card(root)
+    model_class = card.get("model_class", "PFN")
+    if model_class not in ("PFN", SEQUENCE_MODEL_CLASS):
+        raise CheckpointError(f"{root / CARD_FILE} records an unknown model_class "
+                              f"{model_class!r}")
+    if (model_class == SEQUENCE_MODEL_CLASS) != sequence:
+        raise CheckpointError(
+            f"{root} holds a {model_class}; load it with "
+            f"{'load_sequence_model' if model_class == SEQUENCE_MODEL_CLASS else 'load'}"
+        )
     weights = root / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"no {WEIGHTS_FILE} in {root}")
@@ -255,14 +308,17 @@ def load(
             f"hash mismatch: {weights} has SHA-256 {digest}, but {CARD_FILE} records "
             f"{card.get('weights_sha256')}; the weights were changed or corrupted"
         )
+    config: PFNConfig | SequenceModelConfig
     try:
-        config = PFNConfig.from_dict(card["model_config"])
+        config = (SequenceModelConfig if sequence else PFNConfig).from_dict(card["model_config"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(
             f"config mismatch: {CARD_FILE} has an invalid model_config: {err}"
         ) from err
     tensors = load_file(str(weights), device=str(map_location))
-    model = PFN(config)
+    model: PFN | SequenceModel = (
+        SequenceModel(config) if isinstance(config, SequenceModelConfig) else PFN(config)
+    )
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if expected != found:
