@@ -18,6 +18,11 @@ priors of :mod:`bayeslens.linear` with d input features,
   which weight w in [0, 1] best explains its mean as ``w * (family 0's PPD mean) + (1 - w) *
   (family 1's PPD mean)``, by least squares over the queries. On the exact PPD mean this
   gives back p(family 0 | D) exactly.
+* :func:`sequence_kl`, :func:`kl_from_log_probs`, :func:`sequence_kl_curve`: for a sequence
+  model (:mod:`bayeslens.sequence_model`) on a sequence prior, KL(exact || network) between
+  the next-token distributions at every position of fresh sequences
+  (:func:`bayeslens.sequence_posterior.next_token_log_probs`), in nats per token: a sum over
+  the V tokens, not a sampled estimate, so its only noise is which sequences were drawn.
 """
 
 from __future__ import annotations
@@ -40,17 +45,22 @@ from bayeslens.linear_posterior import (
 )
 from bayeslens.model import PFN
 from bayeslens.posterior import posterior
+from bayeslens.sequence_model import SequenceModel
+from bayeslens.sequence_posterior import check_tokens, next_token_log_probs
+from bayeslens.sequences import DirichletMarkov, MarkovPool
 
 __all__ = [
     "EvalSet",
     "FamilyWeight",
     "GapResult",
     "MeanGap",
+    "SequenceKL",
     "exact_nll",
     "exact_scores",
     "gap_curve",
     "gap_from_nlls",
     "implied_family_weight",
+    "kl_from_log_probs",
     "mean_gap",
     "model_nll",
     "network_family_weight",
@@ -58,6 +68,8 @@ __all__ = [
     "network_switch_slope",
     "nll_gap",
     "sample_eval_set",
+    "sequence_kl",
+    "sequence_kl_curve",
 ]
 
 
@@ -448,4 +460,174 @@ def gap_curve(models: Mapping[int, PFN], data: EvalSet, exact: Tensor) -> dict[i
     """
     n_points = int(data.x.shape[1])
     return {step: gap_from_nlls(model_nll(m, data), exact, n_points)
+            for step, m in sorted(models.items())}
+
+
+# ------------------------------------------------------------------------------- sequences
+
+
+@dataclass(frozen=True)
+class SequenceKL:
+    """KL(exact || network) of the next-token distributions, in nats per token.
+
+    Attributes
+    ----------
+    per_position, per_position_se : Tensor, shape (length,), float64
+        Mean over the sequences of the KL at position t (the prediction of x_{t+1} after
+        x_1..x_t; t = 0 is the first token), and its standard error.
+    mean, se : float
+        Mean over sequences and positions, and its standard error from the spread of the
+        per-sequence means (the sequences are independent; a sequence's positions are not).
+    n_sequences, length : int
+    """
+
+    per_position: Tensor
+    per_position_se: Tensor
+    mean: float
+    se: float
+    n_sequences: int
+    length: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: the per-position tensors as lists."""
+        return {"per_position": self.per_position.tolist(),
+                "per_position_se": self.per_position_se.tolist(), "mean": self.mean,
+                "se": self.se, "n_sequences": self.n_sequences, "length": self.length}
+
+
+def kl_from_log_probs(exact: Tensor, approx: Tensor) -> SequenceKL:
+    """KL(exact || approx) at every position of a batch of sequences.
+
+    Parameters
+    ----------
+    exact, approx : Tensor, shape (n_sequences, length, V)
+        Log next-token distributions in the layout of
+        :func:`bayeslens.sequence_posterior.next_token_log_probs` (any predictor: the network,
+        a uniform or unigram baseline, another prior's exact predictive). Tokens that
+        ``exact`` gives probability 0 (log -inf) add nothing.
+
+    Returns
+    -------
+    SequenceKL
+    """
+    if not isinstance(exact, Tensor) or not isinstance(approx, Tensor):
+        raise ValueError("exact and approx must be tensors of log probabilities")
+    if exact.shape != approx.shape or exact.ndim != 3 or exact.shape[0] < 2:
+        raise ValueError(
+            "exact and approx must have the same shape (n_sequences, length, V) with "
+            f"n_sequences >= 2 (for a standard error), got {tuple(exact.shape)} and "
+            f"{tuple(approx.shape)}"
+        )
+    log_p, log_q = exact.to(torch.float64), approx.to(torch.float64)
+    p = log_p.exp()
+    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))
+    kl = terms.sum(-1)  # (n, length)
+    n, length = kl.shape
+    per_sequence = kl.mean(1)  # (n,)
+    return SequenceKL(
+        per_position=kl.mean(0), per_position_se=kl.std(0, unbiased=True) / math.sqrt(n),
+        mean=float(per_sequence.mean()),
+        se=float(per_sequence.std(unbiased=True) / math.sqrt(n)),
+        n_sequences=n, length=length,
+    )
+
+
+def _check_sequence_pair(model: object, prior: object) -> None:
+    if not isinstance(model, SequenceModel):
+        raise ValueError(f"model must be a SequenceModel, got {type(model).__name__}")
+    if not isinstance(prior, MarkovPool | DirichletMarkov):
+        raise ValueError(
+            f"prior must be a MarkovPool or a DirichletMarkov, got {type(prior).__name__}"
+        )
+    if prior.vocab_size != model.config.vocab_size:
+        raise ValueError(
+            f"the prior has vocab_size={prior.vocab_size}, the model "
+            f"{model.config.vocab_size}; they must be equal"
+        )
+
+
+@torch.no_grad()
+def _model_log_probs(model: SequenceModel, tokens: Tensor, batch_size: int) -> Tensor:
+    """The network's next-token log-probs, (n, length, V) float64, in eval mode, in chunks."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model.next_token_log_probs(chunk).to(torch.float64)
+                          for chunk in tokens.split(batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def sequence_kl(
+    model: SequenceModel,
+    prior: MarkovPool | DirichletMarkov,
+    n_sequences: int,
+    *,
+    length: int | None = None,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+    batch_size: int = 1024,
+) -> SequenceKL:
+    """KL(exact || network) per position on fresh sequences from the prior.
+
+    Parameters
+    ----------
+    model : SequenceModel
+    prior : MarkovPool or DirichletMarkov
+        The prior it was trained on; its ``vocab_size`` must be the model's.
+    n_sequences : int >= 2
+    length : int, optional
+        Tokens per sequence; defaults to ``model.config.max_length``.
+    seed, generator
+        The sequences come from ``generator``, or from a new one seeded with ``seed``.
+
+    Returns
+    -------
+    SequenceKL
+        Per-position and mean KL in nats per token, with standard errors.
+    """
+    _check_sequence_pair(model, prior)
+    if not isinstance(n_sequences, int) or isinstance(n_sequences, bool) or n_sequences < 2:
+        raise ValueError(
+            f"n_sequences must be an int >= 2 (for a standard error), got {n_sequences!r}"
+        )
+    length = model.config.max_length if length is None else length
+    if not isinstance(length, int) or isinstance(length, bool) or not (
+        1 <= length <= model.config.max_length
+    ):
+        raise ValueError(
+            f"length must be an int in 1 .. max_length={model.config.max_length}, got {length!r}"
+        )
+    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    tokens = prior.sample(n_sequences, length, gen).tokens  # (n, length)
+    return sequence_kl_curve({0: model}, prior, tokens, batch_size=batch_size)[0]
+
+
+def sequence_kl_curve(
+    models: Mapping[int, SequenceModel],
+    prior: MarkovPool | DirichletMarkov,
+    tokens: Tensor,
+    *,
+    batch_size: int = 1024,
+) -> dict[int, SequenceKL]:
+    """KL(exact || network) of each model on the same sequences, keyed by training step.
+
+    Parameters
+    ----------
+    models : mapping of int to SequenceModel
+        E.g. ``TrainResult.snapshots`` (and the untrained model at step 0).
+    prior : MarkovPool or DirichletMarkov
+    tokens : Tensor, shape (n_sequences, length), int64
+        The evaluation sequences; the exact predictive is computed once for all models.
+
+    Returns
+    -------
+    dict of int to SequenceKL
+        In order of step.
+    """
+    for m in models.values():
+        _check_sequence_pair(m, prior)
+    x = check_tokens(prior, tokens)
+    exact = next_token_log_probs(prior, x)  # (n, length, V) float64
+    return {step: kl_from_log_probs(exact, _model_log_probs(m, x, batch_size))
             for step, m in sorted(models.items())}
