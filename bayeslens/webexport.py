@@ -372,6 +372,9 @@ def export_files(spec: LiveSpec, dtype: str = WEIGHTS_DTYPE) -> dict[str, bytes]
     model = load_pretrained(spec.model)
     if model.bar is None:
         raise ValueError(f"model {spec.model!r} is a classifier; live explorers need regression")
+    if model.config.n_features != 1:
+        raise ValueError(f"model {spec.model!r} takes {model.config.n_features} input features; "
+                         "live explorers draw 1-d priors")
     blob, index = weights_blob(model, dtype)
     card = model.metadata
     doc = {

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -153,6 +154,14 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="distinct names"):
         webexport.ContextFunction("f", "step", (("c", 0.0),), (webexport.Slider(
             "c", "c", 0.0, 1.0, 0.1, 0.5),))
+
+
+def test_models_with_several_input_features_are_refused(monkeypatch):
+    # the browser's forward pass embeds one x per point; a d > 1 model must not be exported
+    wide = SimpleNamespace(bar=object(), config=SimpleNamespace(n_features=3))
+    monkeypatch.setattr(webexport, "load_pretrained", lambda name: wide)
+    with pytest.raises(ValueError, match="takes 3 input features"):
+        webexport.export_files(webexport.EXPLORERS["steps"])
 
 
 def test_live_explorer_block_is_fixed_html():

@@ -158,6 +158,9 @@
   function Network(config, tensors, borders, kernels, maxQuery) {
     if (config.n_classes !== 0) throw new Error("live explorers need a regression PFN");
     if (config.n_sink_tokens) throw new Error("live explorers do not run sink tokens yet");
+    if ((config.n_features || 1) !== 1) {
+      throw new Error("live explorers take one input feature, this model has " + config.n_features);
+    }
     this.config = config;
     var D = config.d_model, nc = config.max_context, nq = maxQuery;
     var nt = nc + nq, wide = Math.max(3 * D, config.d_ff, config.head_hidden || 0);
