@@ -23,11 +23,20 @@ group that ``torchrun`` describes in its environment variables: NCCL with one GP
 rank when CUDA is present, else gloo on the CPU. A single process is unchanged: rank 0's data
 generator is the single-process one.
 
+Sequences: with a :class:`~bayeslens.sequence_model.SequenceModelConfig` and a sequence prior
+(:class:`~bayeslens.sequences.MarkovPool`, :class:`~bayeslens.sequences.DirichletMarkov`) the
+same loop trains a :class:`~bayeslens.sequence_model.SequenceModel`: each step draws
+``prior.sample(batch_size, n_points, generator)`` sequences of ``n_points`` tokens and minimises
+the mean next-token cross-entropy over all their positions. Progress, checkpoints, resume,
+snapshots and ``torchrun`` are the PFN's; only drawing the batch, the loss and building the
+network differ, in small functions that dispatch on the config.
+
 Command line (``bayeslens-train`` or ``python -m bayeslens.train``)::
 
     python -m bayeslens.train --preset steps            # the shipped model's recipe
     python -m bayeslens.train --prior sines_e2 --steps 2000 --lr 1e-3 --out runs/sines
     torchrun --nproc_per_node 4 -m bayeslens.train --preset sines   # 4 GPUs of one machine
+    python -m bayeslens.train --prior markov_pool_v3 --n-points 32 --steps 2000 --lr 1e-3
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 import torch
 import torch.distributed as dist
@@ -53,10 +62,12 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from bayeslens import checkpoints, paper
+from bayeslens import checkpoints, paper, sequences
 from bayeslens.bar_distribution import borders_from_prior
 from bayeslens.model import PFN, PFNConfig
 from bayeslens.priors import CoinPrior, Curriculum
+from bayeslens.sequence_model import POSITIONS, SequenceModel, SequenceModelConfig
+from bayeslens.sequences import DirichletMarkov, MarkovPool
 
 __all__ = [
     "PRESETS",
@@ -71,11 +82,15 @@ __all__ = [
     "resolve_device",
     "run_flops",
     "sample_batch",
+    "sequence_loss",
     "step_flops",
     "train",
 ]
 
 log = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", PFN, SequenceModel)
+"""The network a run trains: a PFN, or a sequence model for a sequence prior."""
 
 
 @dataclass(frozen=True)
@@ -91,11 +106,12 @@ class TrainConfig:
         Linear warm-up from 0 to ``lr``; then cosine decay to ``min_lr_ratio * lr``.
     n_points : int
         Points per training dataset (context + queries); context sizes are 1 .. n_points - 1.
+        For a sequence model: tokens per training sequence.
     grad_clip : float
         Max gradient norm (0: no clipping).
     border_datasets, border_points
         The bar distribution's borders come from the targets of this many prior datasets of
-        this many points (the paper: 10,000 of 10).
+        this many points (the paper: 10,000 of 10). Unused by sequence models and classifiers.
     seed : int
     checkpoint_every : int
         Steps between resumable checkpoints when a ``workdir`` is given.
@@ -177,6 +193,27 @@ def loss_fn(model: PFN, logits: Tensor, y_query: Tensor) -> Tensor:
                            y_query.reshape(-1).long())
 
 
+def sequence_loss(logits: Tensor, tokens: Tensor) -> Tensor:
+    """Mean next-token cross-entropy over every position of every sequence, in nats.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (batch, length, vocab_size)
+        A :class:`~bayeslens.sequence_model.SequenceModel`'s output: ``[b, t]`` predicts
+        ``tokens[b, t]``.
+    tokens : Tensor, shape (batch, length), int64
+    """
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tokens.reshape(-1))
+
+
+def _draw(source: Any, model_config: PFNConfig | SequenceModelConfig,
+          train_config: TrainConfig, generator: torch.Generator) -> tuple[Tensor, ...]:
+    """One step's fresh batch: a :class:`TrainBatch`, or (tokens (batch, n_points),)."""
+    if isinstance(model_config, SequenceModelConfig):
+        return (source.sample(train_config.batch_size, train_config.n_points, generator).tokens,)
+    return sample_batch(source, train_config.batch_size, train_config.n_points, generator)
+
+
 def data_seed(seed: int, rank: int = 0) -> int:
     """Seed of process ``rank``'s data generator: ``seed + 2 + 7919 * rank``.
 
@@ -230,19 +267,20 @@ class StepInfo:
     """Steps done so far (1 after the first)."""
     loss: float
     lr: float
-    model: PFN
+    model: PFN | SequenceModel
     elapsed: float
     """Seconds of training so far (including earlier runs this one resumed)."""
 
 
 @dataclass
-class TrainResult:
+class TrainResult(Generic[ModelT]):
     """What :func:`train` returns: the model, its training history and its snapshots.
 
-    ``losses[i]``, ``lrs[i]`` and ``elapsed[i]`` belong to step ``i + 1``.
+    ``losses[i]``, ``lrs[i]`` and ``elapsed[i]`` belong to step ``i + 1``. ``model`` and the
+    snapshots are PFNs, or sequence models for a :class:`SequenceModelConfig`.
     """
 
-    model: PFN
+    model: ModelT
     losses: list[float]
     """The training loss of every step (averaged over the ranks under ``torchrun``)."""
     seconds: float
@@ -250,7 +288,7 @@ class TrainResult:
     final_loss: float
     """Mean loss over the last 5% of steps (at least the last step)."""
     config: TrainConfig
-    model_config: PFNConfig
+    model_config: PFNConfig | SequenceModelConfig
     extra: dict[str, Any] = field(default_factory=dict)
     """The device (``"device"``) and the number of processes (``"world_size"``)."""
     lrs: list[float] = field(default_factory=list)
@@ -258,7 +296,7 @@ class TrainResult:
     elapsed: list[float] = field(default_factory=list)
     """Seconds of training after every step (NaN for steps of a resumed state that did not
     record them)."""
-    snapshots: dict[int, PFN] = field(default_factory=dict)
+    snapshots: dict[int, ModelT] = field(default_factory=dict)
     """The model after each of ``snapshot_steps``: CPU copies in eval mode."""
 
 
@@ -313,8 +351,51 @@ def _check_train_args(
             "prior must have a sample(batch_size, n_points, generator) method (a prior "
             f"from bayeslens.priors or bayeslens.paper), got {type(prior).__name__}"
         )
-    if not isinstance(model_config, PFNConfig) or not isinstance(train_config, TrainConfig):
-        raise ValueError("model_config must be a PFNConfig and train_config a TrainConfig")
+    if not isinstance(train_config, TrainConfig):
+        raise ValueError(f"train_config must be a TrainConfig, got {type(train_config).__name__}")
+    if isinstance(model_config, SequenceModelConfig):
+        _check_sequence_args(prior, model_config, train_config)
+    elif not isinstance(model_config, PFNConfig):
+        raise ValueError(
+            "model_config must be a PFNConfig (a PFN) or a SequenceModelConfig (a sequence "
+            f"model), got {type(model_config).__name__}"
+        )
+    else:
+        _check_pfn_args(prior, model_config, train_config)
+    bad = [s for s in snapshot_steps
+           if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= train_config.steps]
+    if bad:
+        raise ValueError(
+            f"snapshot_steps must be ints in 1 .. steps={train_config.steps}, got {bad}"
+        )
+
+
+def _check_sequence_args(
+    prior: Any, model_config: SequenceModelConfig, train_config: TrainConfig
+) -> None:
+    if not isinstance(prior, MarkovPool | DirichletMarkov):
+        raise ValueError(
+            "a SequenceModelConfig trains on a sequence prior (a MarkovPool or a "
+            f"DirichletMarkov from bayeslens.sequences), got {type(prior).__name__}"
+        )
+    if prior.vocab_size != model_config.vocab_size:
+        raise ValueError(
+            f"the prior has vocab_size={prior.vocab_size}, but model_config.vocab_size="
+            f"{model_config.vocab_size}; they must be equal"
+        )
+    if train_config.n_points > model_config.max_length:
+        raise ValueError(
+            f"train_config.n_points={train_config.n_points} gives sequences longer than "
+            f"model_config.max_length={model_config.max_length}"
+        )
+
+
+def _check_pfn_args(prior: Any, model_config: PFNConfig, train_config: TrainConfig) -> None:
+    if isinstance(prior, MarkovPool | DirichletMarkov):
+        raise ValueError(
+            f"the prior {type(prior).__name__} draws token sequences: train a sequence model "
+            "on it (model_config a SequenceModelConfig), not a PFN"
+        )
     n_features = getattr(prior, "n_features", 1)  # a prior that does not say is 1-d
     if n_features != model_config.n_features:
         raise ValueError(
@@ -330,12 +411,6 @@ def _check_train_args(
         raise ValueError(
             f"model_config.n_classes={model_config.n_classes} does not fit the prior "
             f"{type(prior).__name__}: the coin needs n_classes=2, regression priors 0"
-        )
-    bad = [s for s in snapshot_steps
-           if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= train_config.steps]
-    if bad:
-        raise ValueError(
-            f"snapshot_steps must be ints in 1 .. steps={train_config.steps}, got {bad}"
         )
 
 
@@ -372,7 +447,7 @@ def _gather_generator_states(data_gen: torch.Generator, dev: torch.device) -> li
 
 
 def _save_state(
-    workdir: Path, step: int, model: PFN, opt: torch.optim.Optimizer,
+    workdir: Path, step: int, model: nn.Module, opt: torch.optim.Optimizer,
     generator_states: list[Tensor], losses: list[float], elapsed: list[float],
     meta: dict[str, Any],
 ) -> None:
@@ -398,7 +473,7 @@ def _save_state(
 
 
 def _load_state(
-    workdir: Path, model: PFN, opt: torch.optim.Optimizer, data_gen: torch.Generator,
+    workdir: Path, model: nn.Module, opt: torch.optim.Optimizer, data_gen: torch.Generator,
     meta: dict[str, Any],
 ) -> tuple[int, list[float], list[float]]:
     """Restore a state into the model, optimiser and this rank's data generator."""
@@ -450,8 +525,24 @@ def _check_same_step(step: int, dev: torch.device) -> None:
         )
 
 
-def build_model(prior: Any, model_config: PFNConfig, train_config: TrainConfig) -> PFN:
-    """The untrained PFN of a run: borders from the prior, weights from the seed."""
+@overload
+def build_model(prior: Any, model_config: PFNConfig, train_config: TrainConfig) -> PFN: ...
+
+
+@overload
+def build_model(
+    prior: Any, model_config: SequenceModelConfig, train_config: TrainConfig
+) -> SequenceModel: ...
+
+
+def build_model(
+    prior: Any, model_config: PFNConfig | SequenceModelConfig, train_config: TrainConfig
+) -> PFN | SequenceModel:
+    """The untrained network of a run: weights from the seed, a PFN's borders from the prior."""
+    if isinstance(model_config, SequenceModelConfig):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(train_config.seed)
+            return SequenceModel(model_config)
     borders = None
     if model_config.is_regression:
         border_gen = torch.Generator().manual_seed(train_config.seed + 1)
@@ -464,7 +555,7 @@ def build_model(prior: Any, model_config: PFNConfig, train_config: TrainConfig) 
         return PFN(model_config, borders)
 
 
-def _weights_digest(model: PFN) -> str:
+def _weights_digest(model: nn.Module) -> str:
     """SHA-256 over the model's tensors in state-dict order (names, shapes and bytes)."""
     h = hashlib.sha256()
     for name, t in model.state_dict().items():
@@ -473,11 +564,15 @@ def _weights_digest(model: PFN) -> str:
     return h.hexdigest()
 
 
-def _cpu_copy(model: PFN) -> PFN:
+def _cpu_copy(model: PFN | SequenceModel) -> PFN | SequenceModel:
     """An eval-mode copy of ``model`` on the CPU (the global RNG is left untouched)."""
+    copy: PFN | SequenceModel
     with torch.random.fork_rng(devices=[]):
-        borders = model.bar.borders.detach().cpu() if model.bar is not None else None
-        copy = PFN(model.config, borders)
+        if isinstance(model, SequenceModel):
+            copy = SequenceModel(model.config)
+        else:
+            borders = model.bar.borders.detach().cpu() if model.bar is not None else None
+            copy = PFN(model.config, borders)
     copy.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})
     return copy.eval()
 
@@ -496,12 +591,77 @@ class _BatchLoss(nn.Module):
         return loss_fn(self.model, logits, yq)
 
 
+class _SequenceLoss(nn.Module):
+    """A sequence model's objective as a module (for DistributedDataParallel)."""
+
+    def __init__(self, model: SequenceModel, autocast: Any) -> None:
+        super().__init__()
+        self.model = model
+        self.autocast = autocast
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        with self.autocast:
+            logits = self.model.logits_unchecked(tokens)
+        return sequence_loss(logits, tokens)
+
+
+def _objective(model: PFN | SequenceModel, autocast: Any) -> nn.Module:
+    """The loss of one batch as a module: ``objective(*batch)`` for a batch from ``_draw``."""
+    if isinstance(model, SequenceModel):
+        return _SequenceLoss(model, autocast)
+    return _BatchLoss(model, autocast)
+
+
+def _check_init(init: object, model_config: PFNConfig | SequenceModelConfig) -> None:
+    """ValueError unless ``init`` can start a run of ``model_config`` (fine-tuning)."""
+    if isinstance(model_config, SequenceModelConfig):
+        if not isinstance(init, SequenceModel) or init.config != model_config:
+            raise ValueError(
+                "init must be a SequenceModel of model_config's architecture, got "
+                f"{getattr(init, 'config', type(init).__name__)}"
+            )
+    elif not isinstance(init, PFN) or replace(init.config, max_context=1) != replace(
+        model_config, max_context=1
+    ):
+        raise ValueError(
+            "init must be a PFN with model_config's architecture (max_context aside), "
+            f"got {getattr(init, 'config', type(init).__name__)}"
+        )
+
+
+def _load_snapshot(path: Path, model_config: PFNConfig | SequenceModelConfig) -> Any:
+    """A snapshot saved by an earlier run of this one, as its kind of network."""
+    if isinstance(model_config, SequenceModelConfig):
+        return checkpoints.load_sequence_model(path)
+    return checkpoints.load(path)
+
+
 # --------------------------------------------------------------------------------- train
+
+
+@overload
+def train(
+    prior: Any, model_config: PFNConfig, train_config: TrainConfig, *,
+    workdir: str | os.PathLike[str] | None = None, resume: bool = True,
+    callback: Callable[[StepInfo], None] | None = None, progress: bool = True,
+    device: str | torch.device | None = None, snapshot_steps: Sequence[int] = (),
+    compile: bool = False, init: PFN | None = None,
+) -> TrainResult[PFN]: ...
+
+
+@overload
+def train(
+    prior: Any, model_config: SequenceModelConfig, train_config: TrainConfig, *,
+    workdir: str | os.PathLike[str] | None = None, resume: bool = True,
+    callback: Callable[[StepInfo], None] | None = None, progress: bool = True,
+    device: str | torch.device | None = None, snapshot_steps: Sequence[int] = (),
+    compile: bool = False, init: SequenceModel | None = None,
+) -> TrainResult[SequenceModel]: ...
 
 
 def train(
     prior: Any,
-    model_config: PFNConfig,
+    model_config: PFNConfig | SequenceModelConfig,
     train_config: TrainConfig,
     *,
     workdir: str | os.PathLike[str] | None = None,
@@ -511,9 +671,9 @@ def train(
     device: str | torch.device | None = None,
     snapshot_steps: Sequence[int] = (),
     compile: bool = False,
-    init: PFN | None = None,
-) -> TrainResult:
-    """Train a PFN on ``prior``.
+    init: PFN | SequenceModel | None = None,
+) -> TrainResult[Any]:
+    """Train a PFN on ``prior``, or a sequence model on a sequence prior.
 
     Parameters
     ----------
@@ -522,9 +682,13 @@ def train(
         (``sample(batch, points, generator)``, x of shape (batch, points) or, for a prior of
         ``n_features = d > 1``, (batch, points, d)), or a
         :class:`~bayeslens.priors.Curriculum`: then each step's batch comes from its
-        ``prior_at(step)``, and the borders from its target.
+        ``prior_at(step)``, and the borders from its target. For a sequence model, a
+        :class:`~bayeslens.sequences.MarkovPool` or :class:`~bayeslens.sequences.DirichletMarkov`
+        (``sample(batch, length, generator)``, tokens of shape (batch, length)).
     model_config, train_config
-        What to build and how to train it.
+        What to build and how to train it: a :class:`~bayeslens.model.PFNConfig` (a PFN) or a
+        :class:`~bayeslens.sequence_model.SequenceModelConfig` (a sequence model, trained on
+        sequences of ``train_config.n_points`` tokens).
     workdir : path, optional
         Where to keep the resumable state (every ``checkpoint_every`` steps and at the end)
         and snapshots. Without one, nothing is written.
@@ -545,10 +709,10 @@ def train(
     compile : bool
         ``torch.compile`` the forward pass and loss (dynamic shapes: the context size varies).
         Needs a C++ compiler; compiling takes a minute or two, then steps are faster.
-    init : PFN, optional
+    init : PFN or SequenceModel, optional
         Start from this network's weights and bar borders instead of the seed's (fine-tuning):
-        its architecture must be ``model_config``'s except, possibly, ``max_context``. A
-        ``workdir`` state, when resumed, takes precedence.
+        its architecture must be ``model_config``'s except, for a PFN, possibly
+        ``max_context``. A ``workdir`` state, when resumed, takes precedence.
 
     Returns
     -------
@@ -562,7 +726,9 @@ def train(
         Before any work, for a bad setting: a context longer than ``max_context``, an
         unknown or absent device, snapshot steps outside 1 .. steps, a classifier for a
         regression prior (or the reverse), a prior whose ``n_features`` (1 if it has none)
-        differs from ``model_config.n_features``; ``TrainConfig`` checks its own fields.
+        differs from ``model_config.n_features``; for a sequence model, a prior that is not a
+        sequence prior or has another ``vocab_size``, sequences longer than ``max_length``.
+        ``TrainConfig`` checks its own fields.
     """
     curriculum = prior if isinstance(prior, Curriculum) else None
     _check_train_args(curriculum.target if curriculum else prior, model_config, train_config,
@@ -571,13 +737,7 @@ def train(
     distributed, rank, world = _distributed()
     model = build_model(prior, model_config, train_config)
     if init is not None:
-        if not isinstance(init, PFN) or replace(init.config, max_context=1) != replace(
-            model_config, max_context=1
-        ):
-            raise ValueError(
-                "init must be a PFN with model_config's architecture (max_context aside), "
-                f"got {getattr(init, 'config', type(init).__name__)}"
-            )
+        _check_init(init, model_config)
         model.load_state_dict(init.state_dict())
     model = model.to(dev)
     model.train()
@@ -597,7 +757,7 @@ def train(
     meta_saved: dict[str, Any] = dict(meta)
     wd = Path(workdir) if workdir is not None else None
     step, losses, elapsed = 0, list[float](), list[float]()
-    snapshots: dict[int, PFN] = {}
+    snapshots: dict[int, Any] = {}
     if wd is not None:
         wd.mkdir(parents=True, exist_ok=True)
         if resume and _state_paths(wd)[1].is_file():
@@ -606,10 +766,10 @@ def train(
             for s in sorted(set(snapshot_steps)):
                 path = wd / "snapshots" / f"step_{s:07d}"
                 if s <= step and path.is_dir():
-                    snapshots[s] = checkpoints.load(path)
+                    snapshots[s] = _load_snapshot(path, model_config)
         _check_same_step(step, dev)
     lrs = [train_config.lr_at(i) for i in range(step)]
-    objective: nn.Module = _BatchLoss(model, _autocast(dev))
+    objective = _objective(model, _autocast(dev))
     if distributed:
         if dev.type == "cuda" and dev.index is None:
             dev = torch.device("cuda", torch.cuda.current_device())
@@ -631,8 +791,8 @@ def train(
         for group in opt.param_groups:
             group["lr"] = lr
         source = curriculum.prior_at(step) if curriculum else prior
-        b = sample_batch(source, train_config.batch_size, train_config.n_points, data_gen)
-        b = TrainBatch(*(t.to(dev, non_blocking=True) for t in b))
+        b = tuple(t.to(dev, non_blocking=True)
+                  for t in _draw(source, model_config, train_config, data_gen))
         loss = step_loss(*b)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # under DDP: gradients averaged across the ranks here
@@ -706,8 +866,17 @@ PRIORS: dict[str, Callable[[], Any]] = {
     "sines_e2_curriculum": paper.sines_e2_curriculum,
     "sines_and_lines_e3": paper.sines_and_lines_e3,
     "coin_e5": paper.coin_e5,
+    "markov_pool_v3": sequences.markov_pool_v3,
+    "dirichlet_markov_v3": sequences.dirichlet_markov_v3,
 }
-"""Priors the command line knows by name."""
+"""Priors the command line knows by name; the sequence priors train a sequence model."""
+
+_SEQUENCE_ONLY = sorted({f.name for f in fields(SequenceModelConfig)}
+                        - {f.name for f in fields(PFNConfig)} - {"vocab_size"})
+"""Sequence-model flags a PFN does not take (the vocabulary comes from the prior)."""
+_PFN_ONLY = sorted({f.name for f in fields(PFNConfig)}
+                   - {f.name for f in fields(SequenceModelConfig)})
+"""PFN flags a sequence model does not take."""
 
 PRESETS: dict[str, Preset] = {
     "steps": Preset(
@@ -783,10 +952,15 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                            type=lambda s: s.lower() in ("1", "true", "yes"))
         else:
             p.add_argument(f"--{f.name.replace('_', '-')}", type=int, default=None)
+    p.add_argument("--max-length", type=int, default=None,
+                   help="sequence models: longest sequence (default: --n-points)")
+    p.add_argument("--positions", choices=POSITIONS, default=None,
+                   help="sequence models: learned or rotary positions")
     p.add_argument("--snapshot-steps", type=lambda s: [int(v) for v in s.split(",") if v],
                    default=[], help="comma-separated steps at which to save snapshots")
     p.add_argument("--eval-datasets", type=int, default=None,
-                   help="fresh datasets for the final NLL gap (0: skip)")
+                   help="fresh datasets for the final NLL gap, or sequences for a sequence "
+                        "model's KL (0: skip)")
     p.add_argument("--fp16", action="store_true", help="store the final weights as float16")
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
     p.add_argument("--no-resume", action="store_true")
@@ -799,7 +973,14 @@ def _overrides(args: argparse.Namespace, cls: type) -> dict[str, Any]:
             if getattr(args, f.name, None) is not None}
 
 
-def _fp16_round_trip(model: PFN) -> PFN:
+def _refuse_flags(args: argparse.Namespace, names: Sequence[str], what: str) -> None:
+    """Exit with a message if any of the flags ``names`` was given: they do not apply."""
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n, None) is not None]
+    if given:
+        raise SystemExit(f"bayeslens-train: {', '.join(given)} do not apply to {what}")
+
+
+def _fp16_round_trip(model: ModelT) -> ModelT:
     """The model as it will be after saving with float16 weights (borders stay float32)."""
     with torch.no_grad():
         for k, t in model.state_dict().items():
@@ -864,6 +1045,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
     args = _parse(argv)
+    if args.prior and isinstance(seq_prior := PRIORS[args.prior](), MarkovPool | DirichletMarkov):
+        return _main_sequences(args, seq_prior, rank)
+    _refuse_flags(args, _SEQUENCE_ONLY, "a PFN")
     if args.preset:
         preset = PRESETS[args.preset]
         name = args.preset
@@ -940,6 +1124,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     if gap is not None and curve is not None:
         _plot_curve(curve, {**gap, "step": train_config.steps}, path / "gap_vs_steps.png",
                     f"{name}: PFN vs exact PPD on {n_eval:,} fresh datasets")
+    log.info("saved %s", path)
+    return 0
+
+
+def _main_sequences(
+    args: argparse.Namespace, prior: MarkovPool | DirichletMarkov, rank: int
+) -> int:
+    """:func:`main` for a sequence prior: train a sequence model, measure its KL, save it.
+
+    The card records, on ``--eval-datasets`` fresh sequences (default 1,000) of the training
+    length, the final model's per-position KL from the exact predictive (``kl``), the uniform
+    predictor's (``kl_uniform``) and every snapshot's (``kl_vs_steps``).
+    """
+    _refuse_flags(args, _PFN_ONLY, "a sequence model")
+    name = args.prior
+    train_config = replace(TrainConfig(), **_overrides(args, TrainConfig))
+    model_config = replace(
+        SequenceModelConfig(vocab_size=prior.vocab_size, max_length=train_config.n_points),
+        **_overrides(args, SequenceModelConfig),
+    )
+    snapshot_steps = args.snapshot_steps or sorted(
+        {round(train_config.steps * k / 10) for k in range(1, 10)} - {0})
+    out = args.out or Path("runs") / name
+    log.info("training a sequence model on prior %s: %s, %s", name, model_config, train_config)
+    joined = _join_torchrun()
+    try:
+        result = train(prior, model_config, train_config, workdir=out,
+                       resume=not args.no_resume, progress=not args.no_progress,
+                       snapshot_steps=snapshot_steps, compile=args.compile)
+    finally:
+        if joined:
+            dist.destroy_process_group()
+    if rank != 0:
+        return 0
+    log.info("trained %d steps in %.1f s on %d process(es); final loss %.4f",
+             train_config.steps, result.seconds, result.extra["world_size"], result.final_loss)
+    model = _fp16_round_trip(result.model) if args.fp16 else result.model
+    n_eval = 1000 if args.eval_datasets is None else args.eval_datasets
+    facts: dict[str, Any] = {}
+    if n_eval:
+        from bayeslens.evaluate import kl_from_log_probs, sequence_kl_curve
+        from bayeslens.sequence_posterior import next_token_log_probs
+
+        eval_seed = train_config.seed + 1000
+        tokens = prior.sample(n_eval, train_config.n_points,
+                              torch.Generator().manual_seed(eval_seed)).tokens
+        untrained = build_model(prior, model_config, train_config).eval()
+        kls = sequence_kl_curve({**result.snapshots, 0: untrained, train_config.steps: model},
+                                prior, tokens)
+        exact = next_token_log_probs(prior, tokens)
+        uniform = kl_from_log_probs(exact, torch.full_like(exact, -math.log(prior.vocab_size)))
+        final = kls[train_config.steps]
+        log.info("KL(exact || network): %.4f +- %.4f nats per token (uniform: %.4f; %d "
+                 "sequences)", final.mean, final.se, uniform.mean, n_eval)
+        facts = {"kl": final.to_dict(), "kl_uniform": uniform.to_dict(), "eval_seed": eval_seed,
+                 "weights": "float16" if args.fp16 else "float32",
+                 "kl_vs_steps": [{"step": k, "kl": v.mean, "se": v.se} for k, v in kls.items()]}
+    path = checkpoints.save(
+        model, out / "model", prior=prior, prior_name=name, train_config=train_config,
+        final_loss=result.final_loss, dtype=torch.float16 if args.fp16 else torch.float32,
+        extra={**facts, "train_seconds": result.seconds, "device": result.extra["device"],
+               "world_size": result.extra["world_size"],
+               "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+               "compiled": args.compile},
+    )
     log.info("saved %s", path)
     return 0
 
