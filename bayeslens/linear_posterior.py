@@ -33,6 +33,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from bayeslens._checks import check_generator
 from bayeslens.linear import LinearGaussian, LinearPool
 from bayeslens.priors import check_x
 
@@ -42,8 +43,10 @@ __all__ = [
     "PoolPosterior",
     "Predictive",
     "gaussian_posterior",
+    "least_squares",
     "pool_posterior",
     "predictive",
+    "sample_predictive",
 ]
 
 LOG_2PI = math.log(2 * math.pi)
@@ -511,3 +514,80 @@ def predictive(
     return Predictive(
         torch.cat(means), torch.cat(variances), torch.cat(log_densities) if yq is not None else None
     )
+
+
+def sample_predictive(
+    prior: LinearPool | LinearGaussian,
+    x_context: object,
+    y_context: object,
+    x_query: object,
+    generator: torch.Generator,
+    *,
+    max_elements: int = MAX_ELEMENTS,
+) -> Tensor:
+    """One draw of y from the exact PPD at every query, independently across queries.
+
+    For the Gaussian prior y = x_q . mu + sqrt(sigma^2 + x_q^T Sigma x_q) eps; for a pool each
+    query draws its own task m ~ p(m | D) and then y = w_m . x_q + sigma eps, so a draw follows
+    the query's marginal PPD (a mixture), not one task shared by the dataset's queries. The
+    pool's posterior is formed in chunks of datasets as in :func:`predictive`.
+
+    Parameters
+    ----------
+    prior : LinearPool or LinearGaussian
+    x_context, y_context, x_query
+        As for :func:`predictive`: (n_context, d), (n_context,), (n_query, d), or batched.
+    generator : torch.Generator
+        Every random number comes from it (task indices first, then the noise).
+
+    Returns
+    -------
+    Tensor, shape (..., n_query), float64
+    """
+    _check_prior(prior, LinearPool, LinearGaussian)
+    gen = check_generator(generator)
+    max_elements = _check_max_elements(max_elements)
+    x, y = _check_context(prior.d, x_context, y_context)
+    batch_shape = tuple(x.shape[:-2])
+    xq, _ = _check_query(prior.d, batch_shape, x_query, None)
+    if isinstance(prior, LinearGaussian):
+        pred = gaussian_posterior(prior, x, y).predict(xq)
+        eps = torch.randn(pred.mean.shape, generator=gen, dtype=pred.mean.dtype)
+        return pred.mean + pred.variance.sqrt() * eps
+    xb, yb, xqb = (x[None], y[None], xq[None]) if not batch_shape else (x, y, xq)
+    n_query = xqb.shape[1]
+    phi = _task_features(prior.w)
+    task = torch.empty(xb.shape[0], n_query, dtype=torch.int64)
+    if n_query:
+        for s in _chunks(xb.shape[0], prior.n_tasks, max_elements):
+            p = torch.exp(_pool_posterior(prior, xb[s], yb[s], phi).log_weights)  # (chunk, M)
+            task[s] = torch.multinomial(p, n_query, replacement=True, generator=gen)
+    w = prior.w[task]  # (batch, n_query, d)
+    eps = torch.randn(task.shape, generator=gen, dtype=w.dtype)
+    draws = (w * xqb).sum(-1) + prior.sigma * eps
+    return draws if batch_shape else draws[0]
+
+
+def least_squares(x_context: object, y_context: object) -> Tensor:
+    """Least-squares weights X^+ y, the minimum-norm solution where the context leaves w open.
+
+    With the Moore-Penrose pseudo-inverse X^+ (by SVD, ``torch.linalg.pinv``): for
+    n_context >= d and X of full column rank this is ordinary least squares
+    (X^T X)^-1 X^T y; for n_context < d it is the w of smallest norm with X w = y, the
+    interpolating solution (Garg et al.'s "least squares" baseline; its error peaks at
+    n_context = d). It is ridge regression in the limit of no penalty, and knows no prior:
+    no sigma, no d beyond x's.
+
+    Parameters
+    ----------
+    x_context : Tensor, shape (n_context, d) or (batch, n_context, d)
+    y_context : Tensor, shape (n_context,) or (batch, n_context)
+
+    Returns
+    -------
+    Tensor, shape (..., d), float64
+        Predict at x_q with ``x_q @ w``.
+    """
+    x0 = check_x(x_context, "x_context")
+    x, y = _check_context(int(x0.shape[-1]) if x0.ndim else 0, x0, y_context)
+    return (torch.linalg.pinv(x) @ y[..., None])[..., 0]
