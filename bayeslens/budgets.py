@@ -18,11 +18,13 @@ where it stopped. Command line::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,8 @@ from bayeslens.model import PFNConfig
 from bayeslens.posterior import posterior
 from bayeslens.train import PRESETS, PRIORS, TrainConfig, train
 
-__all__ = ["BudgetResult", "budget_config", "main", "open_results", "run_budget", "sweep"]
+__all__ = ["BudgetResult", "budget_config", "main", "open_results", "run_budget", "save_results",
+           "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,42 @@ def open_results(out: Path, header: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def save_results(out: Path, doc: dict[str, Any], new: Sequence[dict[str, Any]],
+                 key: Callable[[dict[str, Any]], Any]) -> None:
+    """Merge the ``new`` runs into the file ``out`` (``doc``'s header) and replace it atomically.
+
+    Under an exclusive lock, the file's runs are re-read first, so sweeps of other settings
+    writing to the same file keep theirs; a new run replaces one of the same ``key``, and the
+    runs are sorted by ``key``. ``doc["runs"]`` becomes the merged list.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        runs = json.loads(out.read_text())["runs"] if out.exists() else doc["runs"]
+        merged = {key(r): r for r in [*runs, *new]}
+        doc["runs"] = [merged[k] for k in sorted(merged)]
+        doc["machine"] = platform.machine()
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, out)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` + ".lock" (POSIX; elsewhere no lock), held in the block."""
+    lock = path.with_suffix(path.suffix + ".lock")
+    with open(lock, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one sweep per file
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def sweep(
     prior_name: str,
     model_config: PFNConfig,
@@ -174,10 +213,7 @@ def sweep(
         r = run_budget(prior, model_config, base, steps, data, exact, contexts)
         log.info("%6d steps: loss %.4f, gap %.4f +- %.4f, %.0f s", steps, r.final_loss,
                  r.gap, r.se, r.seconds)
-        doc["runs"] = sorted([*doc["runs"], r.to_dict()], key=lambda d: d["steps"])
-        doc["machine"] = platform.machine()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=1) + "\n")
+        save_results(out, doc, [r.to_dict()], key=lambda d: d["steps"])
     return doc
 
 

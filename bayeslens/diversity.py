@@ -79,7 +79,6 @@ import json
 import logging
 import math
 import os
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -90,7 +89,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bayeslens.budgets import budget_config, open_results
+from bayeslens.budgets import budget_config, open_results, save_results
 from bayeslens.evaluate import EvalSet, sample_eval_set
 from bayeslens.linear import RAVENTOS_D, RAVENTOS_POINTS, RAVENTOS_SIGMA, LinearGaussian, LinearPool
 from bayeslens.linear_posterior import (
@@ -99,7 +98,6 @@ from bayeslens.linear_posterior import (
     sample_predictive,
 )
 from bayeslens.model import PFN, PFNConfig
-from bayeslens.scaling import _locked  # TODO: a public lock beside budgets.open_results
 from bayeslens.train import TrainConfig, build_model, train
 
 __all__ = [
@@ -463,15 +461,7 @@ def sweep(out: Path, pool_sizes: Sequence[int] = POOL_SIZES,
         log.info("M = %d: loss %.3f; fresh MSE to pool %.4f, to ridge %.4f; %.0f + %.0f s CPU",
                  m, r["final_loss"], r["fresh"]["mse_to_pool"]["mean"],
                  r["fresh"]["mse_to_ridge"]["mean"], r["cpu_seconds"], r["eval_cpu_seconds"])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(out):  # another sweep may have added sizes: merge, then replace
-            runs = json.loads(out.read_text())["runs"] if out.exists() else doc["runs"]
-            merged = {x["n_tasks"]: x for x in [*runs, r]}
-            doc["runs"] = [merged[k] for k in sorted(merged)]
-            doc["machine"] = platform.machine()
-            tmp = out.with_suffix(out.suffix + ".tmp")
-            tmp.write_text(json.dumps(doc, indent=1) + "\n")
-            os.replace(tmp, out)
+        save_results(out, doc, [r], key=lambda x: x["n_tasks"])  # other sweeps keep theirs
     return doc
 
 

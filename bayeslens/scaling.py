@@ -25,14 +25,11 @@ line::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import math
-import os
-import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,7 +39,7 @@ import torch
 from torch import Tensor
 
 from bayeslens.bar_distribution import BarDistribution
-from bayeslens.budgets import budget_config, open_results
+from bayeslens.budgets import budget_config, open_results, save_results
 from bayeslens.evaluate import EvalSet, exact_scores, model_nll, sample_eval_set
 from bayeslens.model import PFN, PFNConfig
 from bayeslens.posterior import posterior
@@ -276,17 +273,9 @@ def sweep(
     doc["evidence_edges"] = edges
     scored = (data, exact, log_evidence, edges)
 
-    def save(r: GridRun | None) -> None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(out):  # sweeps of other sizes may share the file: merge, then replace
-            runs = json.loads(out.read_text())["runs"] if out.exists() else doc["runs"]
-            new = [] if r is None else [r.to_dict()]
-            merged = {(d["d_model"], d["fraction"]): d for d in [*runs, *new]}
-            doc["runs"] = sorted(merged.values(), key=lambda d: (d["fraction"], d["d_model"]))
-            doc["machine"] = platform.machine()
-            tmp = out.with_suffix(out.suffix + ".tmp")
-            tmp.write_text(json.dumps(doc, indent=1) + "\n")
-            os.replace(tmp, out)
+    def save(r: GridRun | None) -> None:  # sweeps of other sizes may share the file
+        save_results(out, doc, [] if r is None else [r.to_dict()],
+                     key=lambda d: (d["fraction"], d["d_model"]))
 
     if "bucket_floor" not in doc:  # every width shares the recipe's borders
         t = time.perf_counter()
@@ -305,23 +294,6 @@ def sweep(
                  r.flops, r.gap, r.se, r.seconds)
         save(r)
     return doc
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` + ".lock" (POSIX; elsewhere no lock), held in the block."""
-    lock = path.with_suffix(path.suffix + ".lock")
-    with open(lock, "a") as handle:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: one sweep per file
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def frontier(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
