@@ -23,6 +23,10 @@ priors of :mod:`bayeslens.linear` with d input features,
   the next-token distributions at every position of fresh sequences
   (:func:`bayeslens.sequence_posterior.next_token_log_probs`), in nats per token: a sum over
   the V tokens, not a sampled estimate, so its only noise is which sequences were drawn.
+* :func:`predictor_log_probs`, :func:`predictor_kl`, :func:`baseline_kls`: any two of the
+  exact predictive, the in-context uniform, unigram and bigram predictors
+  (:mod:`bayeslens.sequence_posterior`) and a network, compared the same way, per position;
+  :func:`kl_per_token` and :func:`summarise_per_token` for paired differences of such KLs.
 """
 
 from __future__ import annotations
@@ -46,30 +50,43 @@ from bayeslens.linear_posterior import (
 from bayeslens.model import PFN
 from bayeslens.posterior import posterior
 from bayeslens.sequence_model import SequenceModel
-from bayeslens.sequence_posterior import check_tokens, next_token_log_probs
+from bayeslens.sequence_posterior import (
+    bigram_log_probs,
+    check_tokens,
+    next_token_log_probs,
+    uniform_log_probs,
+    unigram_log_probs,
+)
 from bayeslens.sequences import DirichletMarkov, MarkovPool
 
 __all__ = [
+    "BASELINES",
+    "PREDICTORS",
     "EvalSet",
     "FamilyWeight",
     "GapResult",
     "MeanGap",
     "SequenceKL",
+    "baseline_kls",
     "exact_nll",
     "exact_scores",
     "gap_curve",
     "gap_from_nlls",
     "implied_family_weight",
     "kl_from_log_probs",
+    "kl_per_token",
     "mean_gap",
     "model_nll",
     "network_family_weight",
     "network_flatness",
     "network_switch_slope",
     "nll_gap",
+    "predictor_kl",
+    "predictor_log_probs",
     "sample_eval_set",
     "sequence_kl",
     "sequence_kl_curve",
+    "summarise_per_token",
 ]
 
 
@@ -468,7 +485,8 @@ def gap_curve(models: Mapping[int, PFN], data: EvalSet, exact: Tensor) -> dict[i
 
 @dataclass(frozen=True)
 class SequenceKL:
-    """KL(exact || network) of the next-token distributions, in nats per token.
+    """KL(exact || network) of the next-token distributions, in nats per token (or of any
+    per-token values, :func:`summarise_per_token`).
 
     Attributes
     ----------
@@ -495,6 +513,64 @@ class SequenceKL:
                 "se": self.se, "n_sequences": self.n_sequences, "length": self.length}
 
 
+def kl_per_token(exact: Tensor, approx: Tensor) -> Tensor:
+    """KL(exact || approx) of the next-token distributions, one per sequence and position.
+
+    Parameters
+    ----------
+    exact, approx : Tensor, shape (n_sequences, length, V)
+        Log next-token distributions in the layout of
+        :func:`bayeslens.sequence_posterior.next_token_log_probs`. Tokens that ``exact``
+        gives probability 0 (log -inf) add nothing.
+
+    Returns
+    -------
+    Tensor, shape (n_sequences, length), float64
+        Nats per token.
+    """
+    if not isinstance(exact, Tensor) or not isinstance(approx, Tensor):
+        raise ValueError("exact and approx must be tensors of log probabilities")
+    if exact.shape != approx.shape or exact.ndim != 3:
+        raise ValueError(
+            "exact and approx must have the same shape (n_sequences, length, V), got "
+            f"{tuple(exact.shape)} and {tuple(approx.shape)}"
+        )
+    log_p, log_q = exact.to(torch.float64), approx.to(torch.float64)
+    p = log_p.exp()
+    return torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p)).sum(-1)
+
+
+def summarise_per_token(values: Tensor) -> SequenceKL:
+    """Per-position means and the overall mean of per-token values, with standard errors.
+
+    Parameters
+    ----------
+    values : Tensor, shape (n_sequences, length)
+        E.g. :func:`kl_per_token`, or the paired difference of two such KLs on the same
+        sequences (whose standard error is then that of the difference).
+
+    Returns
+    -------
+    SequenceKL
+        The standard errors come from the spread over the independent sequences (a sequence's
+        positions are not independent).
+    """
+    if not isinstance(values, Tensor) or values.ndim != 2 or values.shape[0] < 2:
+        raise ValueError(
+            "values must be a tensor of shape (n_sequences, length) with n_sequences >= 2 "
+            f"(for a standard error), got {getattr(values, 'shape', type(values).__name__)}"
+        )
+    v = values.to(torch.float64)
+    n, length = v.shape
+    per_sequence = v.mean(1)  # (n,)
+    return SequenceKL(
+        per_position=v.mean(0), per_position_se=v.std(0, unbiased=True) / math.sqrt(n),
+        mean=float(per_sequence.mean()),
+        se=float(per_sequence.std(unbiased=True) / math.sqrt(n)),
+        n_sequences=n, length=length,
+    )
+
+
 def kl_from_log_probs(exact: Tensor, approx: Tensor) -> SequenceKL:
     """KL(exact || approx) at every position of a batch of sequences.
 
@@ -518,18 +594,7 @@ def kl_from_log_probs(exact: Tensor, approx: Tensor) -> SequenceKL:
             f"n_sequences >= 2 (for a standard error), got {tuple(exact.shape)} and "
             f"{tuple(approx.shape)}"
         )
-    log_p, log_q = exact.to(torch.float64), approx.to(torch.float64)
-    p = log_p.exp()
-    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))
-    kl = terms.sum(-1)  # (n, length)
-    n, length = kl.shape
-    per_sequence = kl.mean(1)  # (n,)
-    return SequenceKL(
-        per_position=kl.mean(0), per_position_se=kl.std(0, unbiased=True) / math.sqrt(n),
-        mean=float(per_sequence.mean()),
-        se=float(per_sequence.std(unbiased=True) / math.sqrt(n)),
-        n_sequences=n, length=length,
-    )
+    return summarise_per_token(kl_per_token(exact, approx))
 
 
 def _check_sequence_pair(model: object, prior: object) -> None:
@@ -631,3 +696,101 @@ def sequence_kl_curve(
     exact = next_token_log_probs(prior, x)  # (n, length, V) float64
     return {step: kl_from_log_probs(exact, _model_log_probs(m, x, batch_size))
             for step, m in sorted(models.items())}
+
+
+BASELINES = ("uniform", "unigram", "bigram")
+"""The in-context predictors of :mod:`bayeslens.sequence_posterior` that know no prior."""
+PREDICTORS = ("exact", *BASELINES)
+"""Predictors :func:`predictor_log_probs` knows by name; it also takes a SequenceModel."""
+
+
+def _baseline_alpha(prior: MarkovPool | DirichletMarkov, alpha: float | None) -> float:
+    """The add-alpha of the unigram and bigram baselines: ``alpha``, else the prior's."""
+    if alpha is not None:
+        return alpha
+    if prior.alpha is None:
+        raise ValueError(
+            "alpha must be given for a pool made from explicit transitions (it has no "
+            "Dirichlet alpha to default to)"
+        )
+    return prior.alpha
+
+
+def predictor_log_probs(
+    predictor: str | SequenceModel,
+    prior: MarkovPool | DirichletMarkov,
+    tokens: Tensor,
+    *,
+    alpha: float | None = None,
+    batch_size: int = 1024,
+) -> Tensor:
+    """A predictor's next-token log-probs on given sequences.
+
+    Parameters
+    ----------
+    predictor : str or SequenceModel
+        ``"exact"`` (``prior``'s exact predictive), ``"uniform"``, ``"unigram"``, ``"bigram"``
+        (:func:`~bayeslens.sequence_posterior.uniform_log_probs` and the others, over the
+        prior's vocabulary), or a network (in eval mode, ``batch_size`` sequences at a time).
+    prior : MarkovPool or DirichletMarkov
+    tokens : Tensor, shape (n_sequences, length), int64
+    alpha : float, optional
+        Add-alpha of the unigram and bigram predictors; default the prior's Dirichlet alpha
+        (then "bigram" on a DirichletMarkov is its exact predictive).
+
+    Returns
+    -------
+    Tensor, shape (n_sequences, length, V), float64
+        The layout of :func:`~bayeslens.sequence_posterior.next_token_log_probs`.
+    """
+    if isinstance(predictor, SequenceModel):
+        _check_sequence_pair(predictor, prior)
+        return _model_log_probs(predictor, check_tokens(prior, tokens), batch_size)
+    if not isinstance(prior, MarkovPool | DirichletMarkov):
+        raise ValueError(
+            f"prior must be a MarkovPool or a DirichletMarkov, got {type(prior).__name__}"
+        )
+    if predictor == "exact":
+        return next_token_log_probs(prior, tokens)
+    v = prior.vocab_size
+    if predictor == "uniform":
+        return uniform_log_probs(check_tokens(prior, tokens), v)
+    if predictor == "unigram":
+        return unigram_log_probs(check_tokens(prior, tokens), v, _baseline_alpha(prior, alpha))
+    if predictor == "bigram":
+        return bigram_log_probs(check_tokens(prior, tokens), v, _baseline_alpha(prior, alpha))
+    raise ValueError(
+        f"predictor must be one of {PREDICTORS} or a SequenceModel, got {predictor!r}"
+    )
+
+
+def predictor_kl(
+    prior: MarkovPool | DirichletMarkov,
+    tokens: Tensor,
+    p: str | SequenceModel = "exact",
+    q: str | SequenceModel = "uniform",
+    *,
+    alpha: float | None = None,
+) -> SequenceKL:
+    """KL(p || q) per position between two predictors (:func:`predictor_log_probs`) on the
+    same sequences ``tokens`` (n_sequences >= 2, length), in nats per token."""
+    return kl_from_log_probs(predictor_log_probs(p, prior, tokens, alpha=alpha),
+                             predictor_log_probs(q, prior, tokens, alpha=alpha))
+
+
+def baseline_kls(
+    prior: MarkovPool | DirichletMarkov, tokens: Tensor, *, alpha: float | None = None
+) -> dict[str, SequenceKL]:
+    """KL(exact || baseline) for each of :data:`BASELINES` on the sequences ``tokens``.
+
+    The exact predictive is computed once. On a DirichletMarkov with its own alpha the
+    bigram baseline is the exact predictive, so its KL is 0.
+
+    Returns
+    -------
+    dict of str to SequenceKL
+        Keyed ``"uniform"``, ``"unigram"``, ``"bigram"``.
+    """
+    exact = predictor_log_probs("exact", prior, tokens)
+    return {name: kl_from_log_probs(exact, predictor_log_probs(name, prior, tokens, alpha=alpha))
+            for name in BASELINES}

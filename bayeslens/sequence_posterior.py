@@ -21,11 +21,21 @@ distribution.
 
       p(x_{t+1} = v | x_1..x_t) = (n_{x_t v} + alpha) / (n_{x_t .} + V alpha).
 
+* **In-context baselines** that know no prior, only the vocabulary (Edelman et al., 2024: a
+  transformer trained on Dirichlet-Markov sequences passes through them): the **uniform**
+  predictor, 1 / V everywhere; the **unigram** predictor, add-alpha counts of the tokens so
+  far, (n_v + alpha) / (t + V alpha) after t tokens; the **bigram** predictor, add-alpha counts
+  of the bigrams from the last token, which is the Dirichlet-Markov predictive above
+  (uniform first token). They share the layout of :func:`next_token_log_probs`, so
+  :func:`bayeslens.evaluate.kl_from_log_probs` compares any two of them.
+
 Everything is float64 and log space, vectorised over the batch; the slow, obviously right
-references live in ``tests/test_sequences.py``.
+references live in ``tests/test_sequences.py`` (the baselines': ``tests/test_sequence_pools.py``).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -33,7 +43,15 @@ from torch import Tensor
 from bayeslens.priors import DTYPE
 from bayeslens.sequences import DirichletMarkov, MarkovPool, SequencePrior
 
-__all__ = ["check_tokens", "log_evidence", "log_posterior", "next_token_log_probs"]
+__all__ = [
+    "bigram_log_probs",
+    "check_tokens",
+    "log_evidence",
+    "log_posterior",
+    "next_token_log_probs",
+    "uniform_log_probs",
+    "unigram_log_probs",
+]
 
 UNDERFLOW = 1e-250
 """A scaled predictive sum below this is recomputed with logsumexp. Above it, the terms lost to
@@ -227,6 +245,78 @@ def _dirichlet_next_token(prior: DirichletMarkov, tokens: Tensor) -> Tensor:
     log_den = torch.log(counts.sum(-1, keepdim=True) + v * alpha)
     out[:, 1:] = log_num - log_den
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# In-context baselines
+# --------------------------------------------------------------------------------------------
+
+
+def _baseline_tokens(tokens: object, vocab_size: object, alpha: object) -> tuple[Tensor, int,
+                                                                                 float]:
+    """Checked tokens (batch, length), vocab_size and alpha of a baseline."""
+    prior = DirichletMarkov(vocab_size, alpha)  # type: ignore[arg-type]  # checks both
+    return check_tokens(prior, tokens), prior.vocab_size, prior.alpha
+
+
+def uniform_log_probs(tokens: object, vocab_size: int) -> Tensor:
+    """The uniform predictor: log(1 / V) for every token at every position.
+
+    Parameters
+    ----------
+    tokens : Tensor, shape (batch, length), int64
+    vocab_size : int >= 2
+
+    Returns
+    -------
+    Tensor, shape (batch, length, V), float64
+        The layout of :func:`next_token_log_probs`.
+    """
+    x, v, _ = _baseline_tokens(tokens, vocab_size, 1.0)
+    return torch.full((*x.shape, v), -math.log(v), dtype=DTYPE)
+
+
+def unigram_log_probs(tokens: object, vocab_size: int, alpha: float = 1.0) -> Tensor:
+    """The in-context unigram predictor: add-alpha counts of the tokens seen so far.
+
+    After x_1..x_t, p(x_{t+1} = v) = (n_v + alpha) / (t + V alpha) with n_v the count of v
+    among x_1..x_t (the posterior predictive of i.i.d. tokens under a Dirichlet(alpha) prior);
+    position 0 is uniform.
+
+    Parameters
+    ----------
+    tokens : Tensor, shape (batch, length), int64
+    vocab_size : int >= 2
+    alpha : float > 0
+
+    Returns
+    -------
+    Tensor, shape (batch, length, V), float64
+        ``[b, t, v]`` = log p(x_{t+1} = v | x_1..x_t).
+    """
+    x, v, a = _baseline_tokens(tokens, vocab_size, alpha)
+    batch, length = x.shape
+    counts = torch.zeros(batch, length, v, dtype=DTYPE)  # counts among the first t tokens
+    if length > 1:
+        seen = torch.nn.functional.one_hot(x[:, :-1], v).to(DTYPE)  # (batch, T - 1, V)
+        counts[:, 1:] = seen.cumsum(1)
+    t = torch.arange(length, dtype=DTYPE)[None, :, None]
+    return torch.log(counts + a) - torch.log(t + v * a)
+
+
+def bigram_log_probs(tokens: object, vocab_size: int, alpha: float = 1.0) -> Tensor:
+    """The in-context bigram predictor: add-alpha counts of the bigrams from the last token.
+
+    After x_1..x_t, p(x_{t+1} = v) = (n_{x_t v} + alpha) / (n_{x_t .} + V alpha): the exact
+    predictive of ``DirichletMarkov(vocab_size, alpha)`` (uniform first token), the
+    Bayes-optimal predictor for fresh Dirichlet(alpha) rows.
+
+    Returns
+    -------
+    Tensor, shape (batch, length, V), float64
+    """
+    x, v, a = _baseline_tokens(tokens, vocab_size, alpha)
+    return _dirichlet_next_token(DirichletMarkov(v, a), x)
 
 
 # --------------------------------------------------------------------------------------------
