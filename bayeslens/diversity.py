@@ -81,7 +81,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bayeslens._cli import int_flag, json_overrides
 from bayeslens.budgets import budget_config, open_results, save_results
 from bayeslens.evaluate import EvalSet, sample_eval_set
 from bayeslens.linear import RAVENTOS_D, RAVENTOS_POINTS, RAVENTOS_SIGMA, LinearGaussian, LinearPool
@@ -613,31 +614,6 @@ def benchmark(model_config: PFNConfig = MODEL, train_config: TrainConfig = TRAIN
             "threads": float(torch.get_num_threads())}
 
 
-def _json_overrides(flag: str, text: str, cls: type) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{flag} must be a JSON object, got {text!r}: {err}") from err
-    if not isinstance(value, dict):
-        raise ValueError(f"{flag} must be a JSON object, got {text!r}")
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(value) - names)
-    if unknown:
-        raise ValueError(f"{flag} has unknown fields {unknown}; {cls.__name__} has "
-                         f"{sorted(names)}")
-    return value
-
-
-def _int_flag(flag: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ValueError(f"{flag} must be an int >= {minimum}, got {text!r}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: ``python -m bayeslens.diversity [--pool-sizes ...] [--steps N] ...``.
 
@@ -664,8 +640,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sizes or min(sizes) < 1:
         raise ValueError(f"--pool-sizes must be comma-separated ints >= 1, got "
                          f"{args.pool_sizes!r}")
-    model_over = _json_overrides("--model", args.model, PFNConfig)
-    train_over = _json_overrides("--train", args.train, TrainConfig)
+    model_over = json_overrides("--model", args.model, PFNConfig)
+    train_over = json_overrides("--train", args.train, TrainConfig)
     try:
         model_config = replace(MODEL, **model_over)
     except ValueError as err:
@@ -677,9 +653,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.steps is not None:
         if "steps" in train_over:
             raise ValueError("give the steps by --steps or in --train, not both")
-        train_config = budget_config(train_config, _int_flag("--steps", args.steps, 1))
-    eval_datasets = _int_flag("--eval-datasets", args.eval_datasets, 2)
-    pool_seed = _int_flag("--pool-seed", args.pool_seed, 0)
+        train_config = budget_config(train_config, int_flag("--steps", args.steps, 1))
+    eval_datasets = int_flag("--eval-datasets", args.eval_datasets, 2)
+    pool_seed = int_flag("--pool-seed", args.pool_seed, 0)
     if model_config.n_features != RAVENTOS_D:
         raise ValueError(f"--model: n_features={model_config.n_features} must be the pool's "
                          f"d = {RAVENTOS_D}")
