@@ -20,7 +20,8 @@ Sequence models (:class:`~bayeslens.sequence_model.SequenceModel`) are saved the
 card says ``"model_class": "SequenceModel"`` (a PFN's card has no such field, so PFN cards are
 unchanged) and they load with :func:`load_sequence_model`, checked the same way, their pool's
 settings included. :func:`load` refuses them, and :func:`load_sequence_model` refuses PFNs, so
-each returns the one kind of network it says.
+each returns the one kind of network it says; a shipped one loads with
+:func:`load_pretrained_sequence_model`.
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ from bayeslens.sequence_model import SequenceModel, SequenceModelConfig
 
 __all__ = [
     "CARD_FILE",
+    "PRETRAINED_ROOT",
     "WEIGHTS_FILE",
     "CheckpointError",
     "check_prior",
+    "is_sequence_card",
     "load",
     "load_pretrained",
+    "load_pretrained_sequence_model",
     "load_sequence_model",
     "pretrained_dir",
     "prior_settings",
@@ -61,6 +65,8 @@ FORMAT = "bayeslens-pfn"
 FORMAT_VERSION = 1
 SEQUENCE_MODEL_CLASS = "SequenceModel"
 """The card's ``model_class`` of a sequence model; a card without the field holds a PFN."""
+PRETRAINED_ROOT = Path(__file__).parent / "pretrained"
+"""The folder of the shipped models, one subfolder with a card each (read at every call)."""
 
 
 class CheckpointError(ValueError):
@@ -343,7 +349,7 @@ def _load(
 
 def pretrained_dir(name: str) -> Path:
     """Directory of the model ``name`` shipped in ``bayeslens/pretrained/``."""
-    root = Path(__file__).parent / "pretrained"
+    root = PRETRAINED_ROOT
     available = sorted(p.name for p in root.iterdir() if (p / CARD_FILE).is_file()) if (
         root.is_dir()
     ) else []
@@ -352,6 +358,18 @@ def pretrained_dir(name: str) -> Path:
     return root / name
 
 
+def is_sequence_card(card: dict[str, Any]) -> bool:
+    """Whether a card (:func:`read_card`) holds a sequence model rather than a PFN."""
+    return card.get("model_class") == SEQUENCE_MODEL_CLASS
+
+
 def load_pretrained(name: str) -> PFN:
     """Load a model shipped with the package, e.g. ``load_pretrained("steps")`` (offline)."""
     return load(pretrained_dir(name))
+
+
+def load_pretrained_sequence_model(name: str) -> SequenceModel:
+    """Load a sequence model shipped with the package, e.g.
+    ``load_pretrained_sequence_model("markov_pool")`` (offline, checked as
+    :func:`load_sequence_model`)."""
+    return load_sequence_model(pretrained_dir(name))

@@ -10,8 +10,13 @@ its prior (:data:`~bayeslens.paper.CONTEXTS`), computed here:
   [-1, 1] (:func:`bayeslens.evaluate.mean_gap`), its largest and root-mean-square difference;
 - classifiers (the coins): the network's P(heads) of the next flip against the exact one.
 
-Contexts longer than a model's ``max_context`` are skipped, and the page says so. Command
-line::
+Contexts longer than a model's ``max_context`` are skipped, and the page says so.
+
+Sequence models (a card with ``"model_class": "SequenceModel"``, :mod:`bayeslens.sequence_model`)
+have a row too: their KL from the exact next-token predictive in nats per token (recorded in
+``model.json`` on fresh prior sequences; on sequences of the prior its expectation is the NLL
+gap per token) stands in the NLL-gap column, next to the in-context uniform, unigram and bigram
+predictors' KLs; no paper context uses their priors. Command line::
 
     python -m bayeslens.gaps            # write book/gaps.md from the shipped models
     python -m bayeslens.gaps --check    # exit status 1 if the committed page is stale
@@ -35,7 +40,14 @@ import torch
 from torch import Tensor
 
 from bayeslens import paper
-from bayeslens.checkpoints import CARD_FILE, load_pretrained
+from bayeslens.checkpoints import (
+    CARD_FILE,
+    is_sequence_card,
+    load_pretrained,
+    load_pretrained_sequence_model,
+    pretrained_dir,
+    read_card,
+)
 from bayeslens.evaluate import mean_gap
 from bayeslens.model import PFN
 from bayeslens.posterior import posterior
@@ -55,6 +67,7 @@ __all__ = [
     "paper_contexts",
     "render",
     "render_text",
+    "sequence_model_gaps",
     "shipped_models",
     "write",
 ]
@@ -161,6 +174,15 @@ class ModelGaps:
     gap_vs_steps: tuple[tuple[int, float, float], ...]
     weights_sha256: str
     contexts: tuple[ContextGap, ...]
+    kind: str = "pfn"
+    """``"pfn"``, or ``"sequence"`` for a sequence model: then ``nll_gap`` and ``nll_se`` are
+    its KL from the exact next-token predictive (nats per token) and its standard error,
+    ``n_datasets`` the sequences behind it, ``max_context`` its ``max_length``,
+    ``gap_vs_steps`` the KL of its snapshots, ``n_latents`` the pool's chains (0 for fresh
+    Dirichlet rows) and ``model_nll``, ``exact_nll`` NaN."""
+    baselines: tuple[tuple[str, float, float], ...] = ()
+    """Sequence models: (predictor, KL(exact || predictor), standard error) of the in-context
+    uniform, unigram and bigram predictors, on the same sequences."""
 
     @property
     def measured(self) -> tuple[ContextGap, ...]:
@@ -211,8 +233,11 @@ def model_gaps(name: str) -> ModelGaps:
     """Load the shipped model ``name`` and measure it on its prior's paper contexts.
 
     The NLL gap is read from its ``model.json`` (``"gap"``); only the context gaps are
-    computed.
+    computed. A sequence model's numbers are all read from its card
+    (:func:`sequence_model_gaps`).
     """
+    if is_sequence_card(read_card(pretrained_dir(name))):
+        return sequence_model_gaps(name)
     model = load_pretrained(name)
     card = model.metadata
     prior_name = card["prior"]["name"]
@@ -241,6 +266,41 @@ def model_gaps(name: str) -> ModelGaps:
                            for p in card.get("gap_vs_steps") or []),
         weights_sha256=str(card.get("weights_sha256", "")),
         contexts=per_context,
+    )
+
+
+def sequence_model_gaps(name: str) -> ModelGaps:
+    """The shipped sequence model ``name`` (loaded and checked), as the table lists it: its
+    card's KL from the exact next-token predictive, the baselines' and the KL curve."""
+    model = load_pretrained_sequence_model(name)
+    card = model.metadata
+    kl = card.get("kl") or {}
+    settings = card["prior"].get("settings") or {}
+    baselines = tuple((b, float(card[f"kl_{b}"]["mean"]), float(card[f"kl_{b}"]["se"]))
+                      for b in ("uniform", "unigram", "bigram") if card.get(f"kl_{b}"))
+    return ModelGaps(
+        name=name,
+        prior=card["prior"]["name"],
+        experiment="",
+        is_regression=False,
+        n_params=sum(p.numel() for p in model.parameters()),
+        n_latents=int(settings.get("n_chains", 0)),
+        steps=int(card["train_config"]["steps"]),
+        max_context=model.config.max_length,
+        train_seconds=float(card.get("train_seconds", math.nan)),
+        torch_threads=card.get("torch_threads"),
+        init_from=card.get("init_from"),
+        nll_gap=float(kl.get("mean", math.nan)),
+        nll_se=float(kl.get("se", math.nan)),
+        model_nll=math.nan,
+        exact_nll=math.nan,
+        n_datasets=int(kl.get("n_sequences", 0)),
+        gap_vs_steps=tuple((int(p["step"]), float(p["kl"]), float(p["se"]))
+                           for p in card.get("kl_vs_steps") or []),
+        weights_sha256=str(card.get("weights_sha256", "")),
+        contexts=(),
+        kind="sequence",
+        baselines=baselines,
     )
 
 
@@ -283,6 +343,8 @@ def _card_url(repo_url: str, branch: str, name: str) -> str:
 def _worst_cells(m: ModelGaps) -> tuple[str, str, str]:
     """The main table's context cells: worst context, its max, its RMS (coins: the mean)."""
     worst = m.worst
+    if m.kind == "sequence":
+        return "no paper context", "", ""
     if worst is None:
         return "none measured", "", ""
     if m.is_regression:
@@ -309,7 +371,7 @@ def _main_table(models: Sequence[ModelGaps]) -> list[str]:
         lines.append(
             f"| {model} | {_millions(m.n_params).replace(' ', nbsp)} | {training} "
             f"| {format_gap(m.nll_gap, m.nll_se, f'{nbsp}±{nbsp}')} | {worst} "
-            f"| {top} / {typical} |"
+            f"| {f'{top} / {typical}' if top else ''} |"
         )
     return lines
 
@@ -334,7 +396,29 @@ def _context_table(m: ModelGaps) -> list[str]:
     return lines
 
 
+def _sequence_section(m: ModelGaps, repo_url: str, branch: str) -> list[str]:
+    latents = (f"{m.n_latents:,} chains" if m.n_latents
+               else "fresh transition rows for every sequence")
+    against = ", ".join(f"{b} {kl:.4f}" for b, kl, _ in m.baselines)
+    tuned = f", fine-tuned from `{m.init_from}`" if m.init_from else ""
+    facts = (
+        f"Prior `{m.prior}` ({latents}); sequences of up to {m.max_context} tokens; "
+        f"{m.n_params:,} parameters; {m.steps:,} training steps in {m.train_seconds:,.0f} s"
+        f"{_threads(m)}{tuned}. KL from the exact next-token predictive "
+        f"**{format_gap(m.nll_gap, m.nll_se)}** nats per token ({m.n_datasets:,} sequences"
+        + (f"; the in-context predictors' KLs: {against}" if against else "") + "). "
+        f"Weights SHA-256 `{m.weights_sha256[:12]}`. "
+        f"[Model card]({_card_url(repo_url, branch, m.name)}) "
+        f"(`bayeslens/pretrained/{m.name}/README.md`)."
+    )
+    return [f"({_target(m.name)})=", f"## `{m.name}`", "", facts, "",
+            "No paper context uses this prior; the KL at every position is in the model's "
+            "`model.json`.", ""]
+
+
 def _model_section(m: ModelGaps, repo_url: str, branch: str) -> list[str]:
+    if m.kind == "sequence":
+        return _sequence_section(m, repo_url, branch)
     tuned = f", fine-tuned from `{m.init_from}` (whose training time is not included)" if (
         m.init_from) else ""
     prior = f"{{py:func}}`~bayeslens.paper.{m.prior}`" if m.experiment else f"`{m.prior}`"
@@ -396,6 +480,13 @@ def render(models: Sequence[ModelGaps], repo_url: str, branch: str = "main") -> 
         "root mean square (RMS); for the coin classifiers, |network P(heads) - exact P(heads)| "
         "of the next flip, largest and mean over the paper's coin contexts. The main table "
         "shows the worst context (largest max); each model's section lists them all.",
+        *([
+            "- **Sequence models** (next-token prediction): the KL from the exact next-token "
+            "predictive to the network's, in nats per token, averaged over the positions of "
+            "fresh prior sequences (recorded in `model.json`); on sequences of the prior its "
+            "expectation is the NLL gap per token, so it stands in the NLL-gap column. No paper "
+            "context uses their priors.",
+        ] if any(m.kind == "sequence" for m in models) else []),
         "",
         *_main_table(models),
         "",
@@ -418,6 +509,15 @@ def render(models: Sequence[ModelGaps], repo_url: str, branch: str = "main") -> 
 
 def render_text(m: ModelGaps) -> str:
     """The numbers of one model as plain text (what ``scripts/card_numbers.py`` prints)."""
+    if m.kind == "sequence":
+        return "\n".join([
+            f"{m.name}: prior {m.prior}, {m.n_params:,} parameters, {m.steps:,} steps, "
+            f"{m.train_seconds:.0f} s",
+            f"KL from the exact predictive {format_gap(m.nll_gap, m.nll_se, ' +- ')} nats per "
+            f"token ({m.n_datasets:,} sequences)",
+            *(f"  {b} predictor: KL {format_gap(kl, se, ' +- ')}" for b, kl, se in m.baselines),
+            *(f"  step {step:>6,}: KL {kl:.4f} +- {se:.4f}" for step, kl, se in m.gap_vs_steps),
+        ]) + "\n"
     lines = [
         f"{m.name}: prior {m.prior}, {m.n_params:,} parameters, {m.steps:,} steps, "
         f"{m.train_seconds:.0f} s",

@@ -37,6 +37,7 @@ Command line (``bayeslens-train`` or ``python -m bayeslens.train``)::
     python -m bayeslens.train --prior sines_e2 --steps 2000 --lr 1e-3 --out runs/sines
     torchrun --nproc_per_node 4 -m bayeslens.train --preset sines   # 4 GPUs of one machine
     python -m bayeslens.train --prior markov_pool_v3 --n-points 32 --steps 2000 --lr 1e-3
+    python -m bayeslens.train --preset markov_pool      # a shipped sequence model's recipe
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ from bayeslens.sequence_model import POSITIONS, SequenceModel, SequenceModelConf
 from bayeslens.sequences import DirichletMarkov, MarkovPool
 
 __all__ = [
+    "PFN_PRESETS",
     "PRESETS",
     "PRIORS",
+    "SEQUENCE_PRESETS",
     "Preset",
     "StepInfo",
     "TrainConfig",
@@ -842,20 +845,41 @@ def train(
 # ---------------------------------------------------------------------------------- presets
 
 
+ConfigT = TypeVar("ConfigT", PFNConfig, SequenceModelConfig)
+"""What a preset builds: a PFN's config, or a sequence model's."""
+
+
 @dataclass(frozen=True)
-class Preset:
-    """A named, rerunnable recipe: prior, architecture, training."""
+class Preset(Generic[ConfigT]):
+    """A named, rerunnable recipe: prior, architecture, training.
+
+    ``model`` is a :class:`~bayeslens.model.PFNConfig` (a PFN) or a
+    :class:`~bayeslens.sequence_model.SequenceModelConfig` (a sequence model, on a sequence
+    prior of :data:`PRIORS`).
+    """
 
     prior: str
-    model: PFNConfig
+    model: ConfigT
     train: TrainConfig
     eval_datasets: int = 10_000
+    """Fresh datasets (sequences, for a sequence model) the card's gap (KL) is measured on."""
     snapshots: int = 10
     """Snapshots at every 1/snapshots of the run, for the gap-vs-steps curve."""
+    snapshot_steps: tuple[int, ...] = ()
+    """Snapshot steps given explicitly, instead of ``snapshots`` evenly spaced ones (a
+    sequence model passes its phases in the first few hundred steps); steps past the run's
+    end are left out when ``--steps`` shortens it."""
     fp16: bool = False
     compile: bool = False
     init_from: str | None = None
     """A shipped model (``load_pretrained``) to fine-tune from, instead of the seed's weights."""
+
+    def snapshot_schedule(self, steps: int) -> list[int]:
+        """The snapshot steps of a run of ``steps`` steps (sorted, in 1 .. steps)."""
+        if self.snapshot_steps:
+            return sorted({s for s in self.snapshot_steps if 1 <= s <= steps})
+        return sorted({round(steps * k / self.snapshots) for k in range(1, self.snapshots)}
+                      - {0})
 
 
 PRIORS: dict[str, Callable[[], Any]] = {
@@ -878,7 +902,7 @@ _PFN_ONLY = sorted({f.name for f in fields(PFNConfig)}
                    - {f.name for f in fields(SequenceModelConfig)})
 """PFN flags a sequence model does not take."""
 
-PRESETS: dict[str, Preset] = {
+PFN_PRESETS: dict[str, Preset[PFNConfig]] = {
     "steps": Preset(
         prior="steps_e1",
         model=PFNConfig(),
@@ -935,7 +959,57 @@ PRESETS: dict[str, Preset] = {
                           n_points=65),
     ),
 }
-"""The shipped models' recipes (``--preset NAME``)."""
+"""The shipped PFNs' recipes."""
+
+SEQUENCE_STEPS = 5_000
+"""Training steps of the shipped sequence models (:data:`SEQUENCE_PRESETS`)."""
+SEQUENCE_SNAPSHOTS = (25, 50, 100, 150, 200, 300, 400, 600, 800, 1_000, 1_500, 2_000, 3_000,
+                      4_000)
+"""Their snapshot steps: dense in the first few hundred steps, where pilots passed from the
+uniform to the unigram to the bigram predictor (Edelman et al.'s phases), then sparse."""
+
+SEQUENCE_PRESETS: dict[str, Preset[SequenceModelConfig]] = {
+    # Both: 3 tokens and Dirichlet(1) rows (the named priors), sequences of 64 tokens, the
+    # default 2-layer width-64 causal transformer (2 heads, feed-forward 256, learned
+    # positions; 104,643 parameters), batches of 32, peak lr 3e-3 with 100 warm-up steps and
+    # cosine decay to 0. Measured step time (process CPU time per step, median of 20 after 5
+    # of warm-up; under contention: OMP_NUM_THREADS=1 taskset -c 1 on a core shared with a
+    # timed training job at high priority): 0.098 s on the pool, 0.104 s on the Dirichlet
+    # prior; length 128 cost 0.226 s, batch 64 0.158 s, 4 layers 0.214 s. Later, with the core
+    # shared at equal priority, sequence_pools.benchmark gave 0.080 s and 0.084 s. From the
+    # slower numbers, 5,000 steps are ~520 s, 8.7 minutes on one thread; two threads should
+    # be no slower, so each trains within 10 minutes with ~13% to spare (length 128 would
+    # buy only 2,600 steps).
+    # Pilots of 300 steps (30 s): at lr 3e-3 the network left the unigram plateau by step
+    # 150 and reached KL 0.021 nats per token on the Dirichlet prior against the unigram
+    # predictor's 0.107 (pool: 0.045 against 0.147); at lr 1e-3 it still sat near the
+    # unigram predictor at step 300 (0.082). Length 64 gives the in-context bigram counts
+    # room: the unigram predictor's KL to the exact predictive grows from 0.09 at 32 tokens
+    # to 0.11 at 64, the pool posterior's KL to the bigram predictor stays 0.046. The card's
+    # numbers come from 2,000 fresh sequences: a network's pass over 10,000 sequences of 64
+    # tokens took 10 s CPU (measured as above), so 10,000 would add 160 s for the 16 models
+    # of the curve (14 snapshots, the untrained and the final one), 2,000 add ~32 s; pilots'
+    # standard errors on 500 sequences were 2.5% of the KL.
+    "markov_pool": Preset(
+        prior="markov_pool_v3",  # 8 chains: the posterior names the chain within a few tokens
+        model=SequenceModelConfig(vocab_size=3, max_length=64),
+        train=TrainConfig(steps=SEQUENCE_STEPS, batch_size=32, lr=3e-3, warmup_steps=100,
+                          n_points=64, checkpoint_every=500),
+        eval_datasets=2_000, snapshot_steps=SEQUENCE_SNAPSHOTS,
+    ),
+    "markov_dirichlet": Preset(
+        prior="dirichlet_markov_v3",  # the Bayes predictor is in-context bigram counting
+        model=SequenceModelConfig(vocab_size=3, max_length=64),
+        train=TrainConfig(steps=SEQUENCE_STEPS, batch_size=32, lr=3e-3, warmup_steps=100,
+                          n_points=64, checkpoint_every=500),
+        eval_datasets=2_000, snapshot_steps=SEQUENCE_SNAPSHOTS,
+    ),
+}
+"""The shipped sequence models' recipes."""
+
+PRESETS: dict[str, Preset[Any]] = {**PFN_PRESETS, **SEQUENCE_PRESETS}
+"""The shipped models' recipes (``--preset NAME``): :data:`PFN_PRESETS` and
+:data:`SEQUENCE_PRESETS` (a tool that trains PFNs only takes its presets from the first)."""
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -1045,11 +1119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
                         format="%(asctime)s %(name)s: %(message)s")
     args = _parse(argv)
+    if args.preset in SEQUENCE_PRESETS:
+        return _main_sequences(args, args.preset, SEQUENCE_PRESETS[args.preset], rank)
     if args.prior and isinstance(seq_prior := PRIORS[args.prior](), MarkovPool | DirichletMarkov):
-        return _main_sequences(args, seq_prior, rank)
+        return _main_sequences(args, args.prior, _prior_preset(args.prior, seq_prior), rank)
     _refuse_flags(args, _SEQUENCE_ONLY, "a PFN")
+    preset: Preset[PFNConfig]
     if args.preset:
-        preset = PRESETS[args.preset]
+        preset = PFN_PRESETS[args.preset]
         name = args.preset
     else:
         default_model = PFNConfig(n_classes=2) if args.prior.startswith("coin") else PFNConfig()
@@ -1059,9 +1136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_config = replace(preset.train, **_overrides(args, TrainConfig))
     fp16 = args.fp16 or preset.fp16
     compile_ = args.compile or preset.compile
-    snapshot_steps = args.snapshot_steps or sorted({
-        round(train_config.steps * k / preset.snapshots) for k in range(1, preset.snapshots)
-    } - {0})
+    snapshot_steps = args.snapshot_steps or preset.snapshot_schedule(train_config.steps)
     prior = PRIORS[preset.prior]()
     target = prior.target if isinstance(prior, Curriculum) else prior  # what is evaluated
     out = args.out or Path("runs") / name
@@ -1128,31 +1203,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _main_sequences(
-    args: argparse.Namespace, prior: MarkovPool | DirichletMarkov, rank: int
-) -> int:
-    """:func:`main` for a sequence prior: train a sequence model, measure its KL, save it.
+def _prior_preset(name: str, prior: MarkovPool | DirichletMarkov) -> Preset[SequenceModelConfig]:
+    """``--prior NAME`` for a sequence prior: the default recipe, 1,000 evaluation sequences;
+    the model's ``max_length`` follows ``--n-points`` (see :func:`_main_sequences`)."""
+    return Preset(prior=name, model=SequenceModelConfig(vocab_size=prior.vocab_size),
+                  train=TrainConfig(), eval_datasets=1000)
 
-    The card records, on ``--eval-datasets`` fresh sequences (default 1,000) of the training
-    length, the final model's per-position KL from the exact predictive (``kl``), the uniform
-    predictor's (``kl_uniform``) and every snapshot's (``kl_vs_steps``).
+
+def _main_sequences(
+    args: argparse.Namespace, name: str, preset: Preset[SequenceModelConfig], rank: int
+) -> int:
+    """:func:`main` for a sequence model (``--preset`` of :data:`SEQUENCE_PRESETS`, or
+    ``--prior`` of a sequence prior): train, measure, save ``<out>/model``.
+
+    On ``--eval-datasets`` fresh sequences (default: the preset's; 1,000 for ``--prior``) of
+    the training length, seeded with the training seed + 1000, the card records the final
+    model's per-position KL from the exact predictive (``kl``), the in-context baselines'
+    (``kl_uniform``, ``kl_unigram``, ``kl_bigram``: :func:`bayeslens.evaluate.baseline_kls`)
+    and every snapshot's KL and its distance from each baseline (``kl_vs_steps``);
+    ``<out>/model/kl_vs_steps.png`` draws them. Without ``--max-length``, a ``--prior`` run's
+    model reads sequences of ``--n-points`` tokens.
     """
     _refuse_flags(args, _PFN_ONLY, "a sequence model")
-    name = args.prior
-    train_config = replace(TrainConfig(), **_overrides(args, TrainConfig))
-    model_config = replace(
-        SequenceModelConfig(vocab_size=prior.vocab_size, max_length=train_config.n_points),
-        **_overrides(args, SequenceModelConfig),
-    )
-    snapshot_steps = args.snapshot_steps or sorted(
-        {round(train_config.steps * k / 10) for k in range(1, 10)} - {0})
+    prior = PRIORS[preset.prior]()
+    if not isinstance(prior, MarkovPool | DirichletMarkov):
+        raise ValueError(f"preset {name!r} has the prior {preset.prior!r}, which draws no "
+                         "token sequences")
+    train_config = replace(preset.train, **_overrides(args, TrainConfig))
+    base = (preset.model if args.preset
+            else replace(preset.model, max_length=train_config.n_points))
+    model_config = replace(base, **_overrides(args, SequenceModelConfig))
+    fp16 = args.fp16 or preset.fp16
+    compile_ = args.compile or preset.compile
+    snapshot_steps = args.snapshot_steps or preset.snapshot_schedule(train_config.steps)
     out = args.out or Path("runs") / name
-    log.info("training a sequence model on prior %s: %s, %s", name, model_config, train_config)
+    log.info("training a sequence model %s on prior %s: %s, %s", name, preset.prior,
+             model_config, train_config)
     joined = _join_torchrun()
     try:
+        init = (checkpoints.load_pretrained_sequence_model(preset.init_from)
+                if preset.init_from else None)
         result = train(prior, model_config, train_config, workdir=out,
                        resume=not args.no_resume, progress=not args.no_progress,
-                       snapshot_steps=snapshot_steps, compile=args.compile)
+                       snapshot_steps=snapshot_steps, compile=compile_, init=init)
     finally:
         if joined:
             dist.destroy_process_group()
@@ -1160,37 +1253,96 @@ def _main_sequences(
         return 0
     log.info("trained %d steps in %.1f s on %d process(es); final loss %.4f",
              train_config.steps, result.seconds, result.extra["world_size"], result.final_loss)
-    model = _fp16_round_trip(result.model) if args.fp16 else result.model
-    n_eval = 1000 if args.eval_datasets is None else args.eval_datasets
+    model = _fp16_round_trip(result.model) if fp16 else result.model
+    n_eval = preset.eval_datasets if args.eval_datasets is None else args.eval_datasets
     facts: dict[str, Any] = {}
     if n_eval:
-        from bayeslens.evaluate import kl_from_log_probs, sequence_kl_curve
-        from bayeslens.sequence_posterior import next_token_log_probs
-
         eval_seed = train_config.seed + 1000
         tokens = prior.sample(n_eval, train_config.n_points,
                               torch.Generator().manual_seed(eval_seed)).tokens
-        untrained = build_model(prior, model_config, train_config).eval()
-        kls = sequence_kl_curve({**result.snapshots, 0: untrained, train_config.steps: model},
+        untrained = (init if init is not None
+                     else build_model(prior, model_config, train_config)).eval()
+        t = time.perf_counter()
+        facts = _sequence_facts({**result.snapshots, 0: untrained, train_config.steps: model},
                                 prior, tokens)
-        exact = next_token_log_probs(prior, tokens)
-        uniform = kl_from_log_probs(exact, torch.full_like(exact, -math.log(prior.vocab_size)))
-        final = kls[train_config.steps]
-        log.info("KL(exact || network): %.4f +- %.4f nats per token (uniform: %.4f; %d "
-                 "sequences)", final.mean, final.se, uniform.mean, n_eval)
-        facts = {"kl": final.to_dict(), "kl_uniform": uniform.to_dict(), "eval_seed": eval_seed,
-                 "weights": "float16" if args.fp16 else "float32",
-                 "kl_vs_steps": [{"step": k, "kl": v.mean, "se": v.se} for k, v in kls.items()]}
+        log.info("KL(exact || network): %.4f +- %.4f nats per token (uniform %.4f, unigram "
+                 "%.4f, bigram %.4f; %d sequences, %.1f s)", facts["kl"]["mean"],
+                 facts["kl"]["se"], facts["kl_uniform"]["mean"], facts["kl_unigram"]["mean"],
+                 facts["kl_bigram"]["mean"], n_eval, time.perf_counter() - t)
+        facts |= {"eval_seed": eval_seed, "weights": "float16" if fp16 else "float32"}
     path = checkpoints.save(
-        model, out / "model", prior=prior, prior_name=name, train_config=train_config,
-        final_loss=result.final_loss, dtype=torch.float16 if args.fp16 else torch.float32,
+        model, out / "model", prior=prior, prior_name=preset.prior, train_config=train_config,
+        final_loss=result.final_loss, dtype=torch.float16 if fp16 else torch.float32,
         extra={**facts, "train_seconds": result.seconds, "device": result.extra["device"],
                "world_size": result.extra["world_size"],
                "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
-               "compiled": args.compile},
+               "preset": args.preset, "compiled": compile_, "init_from": preset.init_from},
     )
+    if facts:
+        _plot_kl_curve(facts, path / "kl_vs_steps.png",
+                       f"{name}: sequence model vs exact predictive on {n_eval:,} sequences")
     log.info("saved %s", path)
     return 0
+
+
+def _sequence_facts(models: dict[int, SequenceModel], prior: MarkovPool | DirichletMarkov,
+                    tokens: Tensor) -> dict[str, Any]:
+    """A sequence card's numbers on the sequences ``tokens`` (n, length).
+
+    ``kl``: the last step's model's KL(exact || network), per position and in all, with
+    standard errors; ``kl_uniform``, ``kl_unigram``, ``kl_bigram``: KL(exact || baseline),
+    add-alpha with the prior's alpha (``baseline_alpha``); ``kl_vs_steps``: per model (step
+    0 is the untrained network), its KL from the exact predictive (``kl``, ``se``) and from
+    each baseline (``kl_from_uniform`` ...: KL(baseline || network), ``mean`` and ``se``),
+    the distances that show which predictor a snapshot is closest to.
+    """
+    from bayeslens.evaluate import BASELINES, kl_from_log_probs, predictor_log_probs
+
+    exact = predictor_log_probs("exact", prior, tokens)
+    baselines = {b: predictor_log_probs(b, prior, tokens) for b in BASELINES}
+    facts: dict[str, Any] = {}
+    curve = []
+    for step, m in sorted(models.items()):
+        net = predictor_log_probs(m, prior, tokens)
+        kl = kl_from_log_probs(exact, net)
+        entry: dict[str, Any] = {"step": step, "kl": kl.mean, "se": kl.se}
+        for b, log_b in baselines.items():
+            d = kl_from_log_probs(log_b, net)
+            entry[f"kl_from_{b}"] = {"mean": d.mean, "se": d.se}
+        curve.append(entry)
+        facts["kl"] = kl.to_dict()  # the last step's, when the loop ends
+    for b, log_b in baselines.items():
+        facts[f"kl_{b}"] = kl_from_log_probs(exact, log_b).to_dict()
+    return {**facts, "baseline_alpha": prior.alpha, "kl_vs_steps": curve}
+
+
+def _plot_kl_curve(facts: dict[str, Any], path: Path, title: str) -> None:
+    """The card's figure: each snapshot's KL from the exact predictive and from the three
+    baselines against the step (log axis), the baselines' own KLs as dashed lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = [c for c in facts["kl_vs_steps"] if c["step"] > 0]
+    steps = [c["step"] for c in pts]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.errorbar(steps, [c["kl"] for c in pts], yerr=[c["se"] for c in pts], marker="o", ms=4,
+                capsize=3, color="k", label="KL(exact || network)")
+    for i, b in enumerate(("uniform", "unigram", "bigram")):
+        ax.plot(steps, [c[f"kl_from_{b}"]["mean"] for c in pts], marker=".", lw=1,
+                color=f"C{i}", label=f"KL({b} || network)")
+        ax.axhline(facts[f"kl_{b}"]["mean"], color=f"C{i}", ls="--", lw=1,
+                   label=f"KL(exact || {b}): {facts[f'kl_{b}']['mean']:.4f}")
+    ax.set_xscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("KL (nats / token)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

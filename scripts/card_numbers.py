@@ -4,11 +4,14 @@ PPD-mean gap to the exact posterior on every paper context of its prior.
     python scripts/card_numbers.py sines
     python scripts/card_numbers.py sines_and_lines
     python scripts/card_numbers.py coin_counting    # classifiers: P(heads) against exact
+    python scripts/card_numbers.py markov_pool      # sequence models: KL per token, baselines
     python scripts/card_numbers.py                  # every shipped model
 
 The mean gap uses 201 queries on [-1, 1]; contexts longer than the model's ``max_context``
-are skipped (and said so). The numbers come from :mod:`bayeslens.gaps`, which also writes the
-book's gap table (``python -m bayeslens.gaps``); this is ``python -m bayeslens.gaps --print``.
+are skipped (and said so). A sequence model's numbers are its card's: the KL from the exact
+next-token predictive, the uniform, unigram and bigram predictors' and the KL against steps.
+The numbers come from :mod:`bayeslens.gaps`, which also writes the book's gap table
+(``python -m bayeslens.gaps``); this is ``python -m bayeslens.gaps --print``.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,9 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
-from bayeslens import checkpoints, paper, sequences
+from bayeslens import checkpoints, gaps, paper, sequences
 from bayeslens.checkpoints import CheckpointError, load, load_sequence_model, save
-from bayeslens.evaluate import kl_from_log_probs, sequence_kl, sequence_kl_curve
+from bayeslens.evaluate import kl_from_log_probs, predictor_kl, sequence_kl, sequence_kl_curve
 from bayeslens.model import PFN, PFNConfig
 from bayeslens.sequence_model import (
     SequenceModel,
@@ -31,7 +33,18 @@ from bayeslens.sequence_model import (
 )
 from bayeslens.sequence_posterior import next_token_log_probs
 from bayeslens.sequences import DirichletMarkov, MarkovPool
-from bayeslens.train import StepInfo, TrainConfig, build_model, main, sequence_loss, train
+from bayeslens.train import (
+    PFN_PRESETS,
+    PRESETS,
+    PRIORS,
+    SEQUENCE_PRESETS,
+    StepInfo,
+    TrainConfig,
+    build_model,
+    main,
+    sequence_loss,
+    train,
+)
 
 V = 3
 LENGTH = 12
@@ -290,6 +303,110 @@ def test_named_pools_are_nested_and_fit_the_chapter() -> None:
     assert (small.n_chains, small.vocab_size, small.alpha, small.seed) == (8, 3, 1.0, 0)
     assert torch.equal(small.transitions, large.transitions[:8])
     assert sequences.dirichlet_markov_v3().settings() == DirichletMarkov(3, 1.0).settings()
+
+
+# ------------------------------------------------------------------------------ presets
+
+
+def test_the_sequence_presets_fit_their_priors() -> None:
+    assert sorted(SEQUENCE_PRESETS) == ["markov_dirichlet", "markov_pool"]
+    assert PRESETS == {**PFN_PRESETS, **SEQUENCE_PRESETS}
+    assert all(isinstance(p.model, PFNConfig) for p in PFN_PRESETS.values())
+    for name, preset in SEQUENCE_PRESETS.items():
+        prior = PRIORS[preset.prior]()
+        assert isinstance(prior, MarkovPool | DirichletMarkov), name
+        assert isinstance(preset.model, SequenceModelConfig)
+        assert preset.model.vocab_size == prior.vocab_size
+        assert preset.train.n_points <= preset.model.max_length
+        schedule = preset.snapshot_schedule(preset.train.steps)
+        assert schedule == sorted(preset.snapshot_steps)
+        assert schedule[-1] < preset.train.steps
+    assert isinstance(PRIORS[SEQUENCE_PRESETS["markov_pool"].prior](), MarkovPool)
+    # a shortened run keeps the snapshots inside it; a PFN preset keeps its even spacing
+    assert SEQUENCE_PRESETS["markov_pool"].snapshot_schedule(120) == [25, 50, 100]
+    assert PFN_PRESETS["coin"].snapshot_schedule(4_000) == list(range(400, 4_000, 400))
+
+
+def test_a_sequence_preset_trains_writes_its_card_and_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI path of ``--preset markov_pool``, shrunk: train, card, figure; the card's
+    numbers come back from the saved weights; shipped, it loads by name and gets a gap-table
+    row; the PFN loader refuses it."""
+    shrunk = replace(
+        SEQUENCE_PRESETS["markov_pool"],
+        model=replace(SEQUENCE_PRESETS["markov_pool"].model, max_length=10, n_layers=1,
+                      d_model=16, d_ff=32),
+        train=TrainConfig(steps=6, batch_size=8, lr=3e-3, warmup_steps=1, n_points=10,
+                          checkpoint_every=3),
+        eval_datasets=24, snapshot_steps=(2, 4, 100),
+    )
+    monkeypatch.setitem(SEQUENCE_PRESETS, "markov_pool", shrunk)
+    out = tmp_path / "run"
+    assert main(["--preset", "markov_pool", "--out", str(out), "--no-progress"]) == 0
+    pool = sequences.markov_pool_v3()
+    model = load_sequence_model(out / "model", prior=pool)
+    assert model.config == shrunk.model
+    card = model.metadata
+    assert (card["preset"], card["prior"]["name"]) == ("markov_pool", "markov_pool_v3")
+    assert card["train_config"]["steps"] == 6
+    assert (out / "model" / "kl_vs_steps.png").stat().st_size > 0
+    assert [c["step"] for c in card["kl_vs_steps"]] == [0, 2, 4, 6]
+    tokens = pool.sample(24, 10, torch.Generator().manual_seed(card["eval_seed"])).tokens
+    assert card["eval_seed"] == 1000
+    again = predictor_kl(pool, tokens, "exact", model)
+    assert card["kl"]["mean"] == pytest.approx(again.mean, rel=1e-9)
+    assert card["kl"]["se"] == pytest.approx(again.se, rel=1e-9)
+    assert len(card["kl"]["per_position"]) == 10
+    assert card["kl_vs_steps"][-1]["kl"] == card["kl"]["mean"]
+    for b in ("uniform", "unigram", "bigram"):
+        assert card[f"kl_{b}"]["mean"] == pytest.approx(
+            predictor_kl(pool, tokens, "exact", b).mean, rel=1e-12)
+        assert card["kl_vs_steps"][-1][f"kl_from_{b}"]["mean"] == pytest.approx(
+            predictor_kl(pool, tokens, b, model).mean, rel=1e-9)
+    assert card["baseline_alpha"] == 1.0
+    # shipped: by name, checked, listed in the gap table
+    root = tmp_path / "pretrained"
+    shutil.copytree(out / "model", root / "markov_pool")
+    monkeypatch.setattr(checkpoints, "PRETRAINED_ROOT", root)
+    shipped = checkpoints.load_pretrained_sequence_model("markov_pool")
+    assert torch.equal(shipped(tokens), model(tokens))
+    with pytest.raises(CheckpointError, match="load_sequence_model"):
+        checkpoints.load_pretrained("markov_pool")
+    with pytest.raises(ValueError, match="no shipped model named 'nope'"):
+        checkpoints.load_pretrained_sequence_model("nope")
+    row = gaps.model_gaps("markov_pool")
+    assert (row.kind, row.n_latents, row.max_context, row.steps) == ("sequence", 8, 10, 6)
+    assert (row.nll_gap, row.n_datasets) == (card["kl"]["mean"], 24)
+    assert [b for b, _, _ in row.baselines] == ["uniform", "unigram", "bigram"]
+    assert [s for s, _, _ in row.gap_vs_steps] == [0, 2, 4, 6]
+    page = gaps.render([row], "https://example.org/r")
+    kl = gaps.format_gap(row.nll_gap, row.nll_se, "\u00a0±\u00a0")
+    assert f"| {{ref}}`markov_pool <gaps-markov-pool>` | {row.n_params:,} | 6" in page
+    assert f"| {kl} | no paper context |  |" in page
+    assert "(gaps-markov-pool)=\n## `markov_pool`" in page
+    assert "Sequence models" in page
+    assert "8 chains" in page
+    assert "in-context predictors' KLs: uniform " in page
+    text = gaps.render_text(row)
+    assert "KL from the exact predictive" in text
+    assert "unigram predictor" in text
+
+
+def test_the_prior_path_still_defaults_max_length_to_the_sequence_length(
+    tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    assert main(["--prior", "markov_pool_v3", "--steps", "2", "--batch-size", "4",
+                 "--n-points", "7", "--n-layers", "1", "--d-model", "16", "--d-ff", "32",
+                 "--eval-datasets", "0", "--no-progress", "--out", str(out)]) == 0
+    model = load_sequence_model(out / "model")
+    assert model.config.max_length == 7
+    assert model.metadata["preset"] is None
+    assert "kl" not in model.metadata
+    assert not (out / "model" / "kl_vs_steps.png").exists()
+    with pytest.raises(SystemExit, match="--n-buckets do not apply to a sequence model"):
+        main(["--preset", "markov_dirichlet", "--n-buckets", "10"])
 
 
 # ------------------------------------------------------------------------------ checkpoints
