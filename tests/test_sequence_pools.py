@@ -5,12 +5,17 @@ file, the reading functions, bad arguments; the sequence presets' card round tri
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
+from bayeslens import sequence_pools
+from bayeslens.budgets import budget_config
 from bayeslens.evaluate import (
     BASELINES,
     baseline_kls,
@@ -19,6 +24,7 @@ from bayeslens.evaluate import (
     predictor_log_probs,
     summarise_per_token,
 )
+from bayeslens.model import PFNConfig
 from bayeslens.sequence_model import SequenceModel, SequenceModelConfig
 from bayeslens.sequence_posterior import (
     bigram_log_probs,
@@ -184,3 +190,217 @@ def test_summaries_of_paired_differences() -> None:
 def test_bad_baseline_input_names_the_argument(call: object, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()  # type: ignore[operator]
+
+
+# ------------------------------------------------------------------------ the pool sweep
+
+TINY_MODEL = '{"n_layers": 1, "d_model": 16, "n_heads": 2, "d_ff": 32, "max_length": 10}'
+TINY_TRAIN = '{"n_points": 10, "batch_size": 8}'
+
+
+def _args(out: Path, sizes: str = "1,4", steps: str = "20") -> list[str]:
+    return ["--pool-sizes", sizes, "--steps", steps, "--eval-sequences", "16", "--out", str(out),
+            "--model", TINY_MODEL, "--train", TINY_TRAIN]
+
+
+def test_the_command_shrunk_writes_every_measure(tmp_path: Path) -> None:
+    out = tmp_path / "pools.json"
+    assert sequence_pools.main(_args(out)) == 0
+    doc = sequence_pools.read_results(out)
+    assert doc["prior"]["name"] == "markov_pool"
+    assert {k: doc["prior"][k] for k in ("vocab_size", "alpha", "pool_seed", "length")} == {
+        "vocab_size": 3, "alpha": 1.0, "pool_seed": 0, "length": 10}
+    assert doc["train_config"]["steps"] == 20
+    assert doc["model_config"]["d_model"] == 16
+    assert doc["eval"]["sequences"] == 16
+    assert [r["n_chains"] for r in doc["runs"]] == [1, 4]
+    for r in doc["runs"]:
+        assert (r["steps"], r["warmup_steps"]) == (20, 1)  # 2% of the run, at least 1
+        assert r["cpu_seconds"] > 0
+        assert math.isfinite(r["final_loss"])
+        for split in sequence_pools.SPLITS:
+            assert set(r[split]) == set(sequence_pools.KEYS)
+            for key in ("kl_to_pool", "kl_to_bigram", "kl_pool_bigram", "kl_bigram_pool"):
+                kl = r[split][key]
+                assert (kl["n_sequences"], kl["length"]) == (16, 10)
+                assert len(kl["per_position"]) == len(kl["per_position_se"]) == 10
+                assert kl["mean"] > 0
+                assert kl["se"] > 0, (split, key)
+                assert kl["per_position"][0] == pytest.approx(0.0, abs=1e-12) or (
+                    key.startswith("kl_to"))  # both exact predictives start uniform
+            diff = r[split]["kl_to_bigram_minus_pool"]
+            assert diff["mean"] == pytest.approx(
+                r[split]["kl_to_bigram"]["mean"] - r[split]["kl_to_pool"]["mean"])
+    one = doc["runs"][0]
+    # one chain: on its own sequences the pool knows the chain, on fresh ones it is far off
+    assert one["fresh"]["kl_bigram_pool"]["mean"] > one["in_pool"]["kl_pool_bigram"]["mean"]
+    c = sequence_pools.curves(doc, "fresh")
+    assert c.n_chains.tolist() == [1, 4]
+    assert c.diff == pytest.approx(c.to_bigram - c.to_pool)
+    assert c.reference.tolist() == [r["fresh"]["kl_bigram_pool"]["mean"] for r in doc["runs"]]
+    k, mean, se = sequence_pools.position_curves(doc, "in_pool", "kl_to_pool")
+    assert k.tolist() == [1, 4]
+    assert mean.shape == se.shape == (2, 10)
+
+
+def test_a_rerun_skips_the_sizes_present_and_a_new_size_is_merged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "pools.json"
+    assert sequence_pools.main(_args(out, sizes="1")) == 0
+    first = out.read_text()
+    trained: list[int] = []
+    real = sequence_pools.run_pool_size
+
+    def counting(n_chains: int, *args: object, **kwargs: object) -> dict:
+        trained.append(n_chains)
+        return real(n_chains, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sequence_pools, "run_pool_size", counting)
+    assert sequence_pools.main(_args(out, sizes="1")) == 0
+    assert trained == []  # nothing to do: the file is left as it was
+    assert out.read_text() == first
+    assert sequence_pools.main(_args(out, sizes="2,1")) == 0
+    assert trained == [2]
+    runs = sequence_pools.read_results(out)["runs"]
+    assert [r["n_chains"] for r in runs] == [1, 2]
+    assert runs[0] == json.loads(first)["runs"][0]
+
+
+@pytest.mark.parametrize("change", [
+    ["--steps", "21"],
+    ["--pool-seed", "1"],
+    ["--eval-sequences", "17"],
+    ["--model", TINY_MODEL.replace('"d_ff": 32', '"d_ff": 48')],
+    ["--train", TINY_TRAIN.replace('"batch_size": 8', '"batch_size": 9')],
+])
+def test_a_file_made_with_other_settings_is_refused(tmp_path: Path, change: list[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file holding K = 1 and 4 under _args' settings: a rerun has nothing to do, and any
+    other setting is refused before any training."""
+    out = tmp_path / "pools.json"
+    model = replace(sequence_pools.MODEL, **json.loads(TINY_MODEL))
+    train = budget_config(replace(sequence_pools.TRAIN, **json.loads(TINY_TRAIN)), 20)
+    head = sequence_pools.header(model, train, eval_sequences=16)
+    out.write_text(json.dumps({**head, "runs": [{"n_chains": 1}, {"n_chains": 4}]}))
+    monkeypatch.setattr(sequence_pools, "run_pool_size", lambda *a, **k: pytest.fail("trained"))
+    assert sequence_pools.main(_args(out)) == 0
+    args = _args(out)
+    if change[0] in args:
+        args[args.index(change[0]) + 1] = change[1]
+    else:
+        args += change
+    with pytest.raises(ValueError, match="other settings"):
+        sequence_pools.main(args)
+
+
+def test_the_distances_against_the_predictors_one_by_one() -> None:
+    pool = MarkovPool.draw(4, V, 1.0, 0)
+    tokens = pool.sample(7, 9, torch.Generator().manual_seed(2)).tokens
+    model = _tiny_model()
+    d = sequence_pools.pool_distances(model, pool, tokens)
+    for key, p, q in [("kl_to_pool", "exact", model), ("kl_to_bigram", "bigram", model),
+                      ("kl_pool_bigram", "exact", "bigram"), ("kl_bigram_pool", "bigram", "exact")]:
+        assert d[key].shape == (7, 9)
+        torch.testing.assert_close(d[key].mean(0), predictor_kl(pool, tokens, p, q).per_position)
+    torch.testing.assert_close(d["kl_to_bigram_minus_pool"], d["kl_to_bigram"] - d["kl_to_pool"])
+
+
+def test_the_held_out_sequences() -> None:
+    small, large = MarkovPool.draw(1, V, 1.0, 0), MarkovPool.draw(4, V, 1.0, 0)
+    a = sequence_pools.eval_tokens(small, 50, 12, 0)
+    b = sequence_pools.eval_tokens(large, 50, 12, 0)
+    assert torch.equal(a["fresh"], b["fresh"])  # the same fresh chains for every K
+    assert a["in_pool"].shape == b["in_pool"].shape == (50, 12)
+    assert not torch.equal(a["in_pool"], a["fresh"])
+    assert torch.equal(a["fresh"], DirichletMarkov(V, 1.0).sample(
+        50, 12, torch.Generator().manual_seed(1001)).tokens)
+    assert torch.equal(b["in_pool"], large.sample(
+        50, 12, torch.Generator().manual_seed(1000)).tokens)
+    with pytest.raises(ValueError, match="drawn with a Dirichlet alpha"):
+        sequence_pools.eval_tokens(MarkovPool.from_transitions(small.transitions), 2, 3, 0)
+
+
+def test_the_threshold_reads_a_results_file(tmp_path: Path) -> None:
+    def split(to_pool: float, to_bigram: float) -> dict:
+        entry = {k: {"mean": v, "se": 0.1, "per_position": [v, v], "per_position_se": [0, 0]}
+                 for k, v in (("kl_to_pool", to_pool), ("kl_to_bigram", to_bigram),
+                              ("kl_to_bigram_minus_pool", to_bigram - to_pool),
+                              ("kl_pool_bigram", 1.0), ("kl_bigram_pool", 2.0))}
+        return entry
+
+    runs = [{"n_chains": k, "in_pool": split(a, b), "fresh": split(a, b)}
+            for k, a, b in [(64, 5.0, 1.0), (4, 1.0, 5.0), (16, 3.0, 3.0)]]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"prior": {"name": "markov_pool"}, "runs": runs}))
+    doc = sequence_pools.read_results(path)
+    assert [r["n_chains"] for r in doc["runs"]] == [4, 16, 64]
+    assert sequence_pools.threshold(doc) == pytest.approx(16)
+    assert sequence_pools.threshold(doc, "in_pool") == pytest.approx(16)
+    assert sequence_pools.curves(doc, "in_pool").reference.tolist() == [1.0] * 3
+    assert sequence_pools.curves(doc, "fresh").reference.tolist() == [2.0] * 3
+    # as close to both at K = 4 and 16, then closer to the bigram predictor: the pool's was
+    # never the closer one, so there is no crossing (the threshold lies below the sweep)
+    for r in runs:
+        r["fresh"] = split(9.0, 1.0) if r["n_chains"] == 64 else split(3.0, 3.0)
+    path.write_text(json.dumps({"prior": {"name": "markov_pool"}, "runs": runs}))
+    assert sequence_pools.threshold(sequence_pools.read_results(path)) is None
+    assert sequence_pools.threshold(sequence_pools.read_results(path), "in_pool") == (
+        pytest.approx(16))
+    with pytest.raises(ValueError, match="split must be one of"):
+        sequence_pools.curves(doc, "ood")
+    with pytest.raises(ValueError, match="key must be one of"):
+        sequence_pools.position_curves(doc, "fresh", "mse")
+    path.write_text(json.dumps({"prior": {"name": "linear_pool"}, "runs": []}))
+    with pytest.raises(ValueError, match="not a sequence-pool results file"):
+        sequence_pools.read_results(path)
+
+
+@pytest.mark.parametrize(("flag", "value", "match"), [
+    ("--pool-sizes", "1,0", "--pool-sizes must be comma-separated ints >= 1"),
+    ("--pool-sizes", "one", "--pool-sizes must be"),
+    ("--steps", "0", "--steps must be an int >= 1"),
+    ("--steps", "many", "--steps must be an int >= 1"),
+    ("--eval-sequences", "1", "--eval-sequences must be an int >= 2"),
+    ("--pool-seed", "-1", "--pool-seed must be an int >= 0"),
+    ("--model", '{"width": 3}', "--model has unknown fields \\['width'\\]"),
+    ("--model", "[1]", "--model must be a JSON object"),
+    ("--model", "{bad", "--model must be a JSON object"),
+    ("--model", '{"d_model": 0}', "--model: d_model must be an int >= 1"),
+    ("--model", '{"vocab_size": 4}', "--model: vocab_size=4 must be the pools' 3 tokens"),
+    ("--model", '{"max_length": 8}', "--train: n_points=10 is longer than the model's "
+                                     "max_length=8"),
+    ("--train", '{"steps": 5}', "--steps or in --train, not both"),
+    ("--train", '{"lr": -1}', "--train: lr must be"),
+])
+def test_bad_arguments_name_the_argument(tmp_path: Path, flag: str, value: str,
+                                         match: str) -> None:
+    args = _args(tmp_path / "x.json")
+    if flag in args:
+        args[args.index(flag) + 1] = value
+    else:
+        args += [flag, value]
+    with pytest.raises(ValueError, match=match):
+        sequence_pools.main(args)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_bad_sweep_arguments_name_the_argument(tmp_path: Path) -> None:
+    out = tmp_path / "x.json"
+    tiny = replace(sequence_pools.MODEL, **json.loads(TINY_MODEL))
+    train = replace(sequence_pools.TRAIN, n_points=10)
+    for kwargs, match in [
+        ({"pool_sizes": [0]}, "pool_sizes must be one or more ints >= 1"),
+        ({"pool_sizes": 4}, "pool_sizes must be a sequence"),
+        ({"eval_sequences": 1}, "eval_sequences must be an int >= 2"),
+        ({"alpha": 0.0}, "alpha must be"),
+        ({"pool_seed": -1}, "pool_seed must be an int >= 0"),
+        ({"vocab_size": 4}, r"model_config\.vocab_size=3 must be the pool's vocab_size = 4"),
+        ({"train_config": sequence_pools.TRAIN}, r"n_points=64 gives sequences longer"),
+        ({"model_config": PFNConfig()}, "model_config must be a SequenceModelConfig"),
+    ]:
+        call: dict[str, object] = {"pool_sizes": [2], "model_config": tiny,
+                                   "train_config": train, **kwargs}
+        with pytest.raises(ValueError, match=match):
+            sequence_pools.sweep(out, **call)  # type: ignore[arg-type]
+    assert not out.exists()
