@@ -36,7 +36,7 @@ from bayeslens import paper
 from bayeslens.evaluate import EvalSet, exact_nll, gap_from_nlls, model_nll, sample_eval_set
 from bayeslens.model import PFNConfig
 from bayeslens.posterior import posterior
-from bayeslens.train import PRESETS, PRIORS, TrainConfig, train
+from bayeslens.train import PFN_PRESETS, PRIORS, TrainConfig, train
 
 __all__ = ["BudgetResult", "budget_config", "main", "open_results", "run_budget", "save_results",
            "sweep"]
@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="python -m bayeslens.budgets",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), default="sines_and_lines")
+    p.add_argument("--preset", choices=sorted(PFN_PRESETS), default="sines_and_lines")
     p.add_argument("--budgets", default=",".join(map(str, paper.E3_TRAINING_STEPS)),
                    help="comma-separated step counts (default: the paper's 100 ... 12,800)")
     p.add_argument("--eval-datasets", type=int, default=10_000)
@@ -231,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help='JSON overrides of the architecture, e.g. \'{"n_layers": 1}\' (tests)')
     p.add_argument("--train", default="{}", help="JSON overrides of the base recipe")
     args = p.parse_args(argv)
-    preset = PRESETS[args.preset]
+    preset = PFN_PRESETS[args.preset]
     budgets = [int(b) for b in args.budgets.split(",") if b]
     model_config = replace(preset.model, **json.loads(args.model))
     base = replace(preset.train, **json.loads(args.train))

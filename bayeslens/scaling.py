@@ -43,7 +43,7 @@ from bayeslens.budgets import budget_config, open_results, save_results
 from bayeslens.evaluate import EvalSet, exact_scores, model_nll, sample_eval_set
 from bayeslens.model import PFN, PFNConfig
 from bayeslens.posterior import posterior
-from bayeslens.train import PRESETS, PRIORS, TrainConfig, build_model, run_flops, train
+from bayeslens.train import PFN_PRESETS, PRIORS, TrainConfig, build_model, run_flops, train
 
 __all__ = [
     "FRACTIONS",
@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="python -m bayeslens.scaling",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), default="steps")
+    p.add_argument("--preset", choices=sorted(PFN_PRESETS), default="steps")
     p.add_argument("--sizes", default=",".join(map(str, SIZES)),
                    help="comma-separated embedding widths")
     p.add_argument("--fractions", default=",".join(f"{f:g}" for f in FRACTIONS),
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--train", default="{}", help="JSON overrides of the base recipe")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
-    preset = PRESETS[args.preset]
+    preset = PFN_PRESETS[args.preset]
     model_overrides, train_overrides = json.loads(args.model), json.loads(args.train)
     anchor = None if args.no_anchor or model_overrides or train_overrides else args.preset
     sweep(args.out, preset.prior, replace(preset.model, **model_overrides),
