@@ -34,13 +34,14 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import FuncFormatter, NullLocator
 
 __all__ = [
     "BOOK_STYLE",
     "COLORS",
     "FAMILY_COLORS",
     "FIGURE_WIDTH",
+    "POSTERIOR_COLORS",
     "Band",
     "LiveLossCurve",
     "book_style",
@@ -51,6 +52,7 @@ __all__ = [
     "draw_coin_predictions",
     "draw_coin_weights",
     "draw_context",
+    "draw_context_curve",
     "draw_dataset",
     "draw_family_curve",
     "draw_family_masses",
@@ -67,6 +69,7 @@ __all__ = [
     "draw_loss_curve",
     "draw_phase_sum",
     "draw_phase_weights",
+    "draw_posterior_distances",
     "draw_predictive",
     "draw_scaling_compute",
     "draw_scaling_params",
@@ -1297,5 +1300,166 @@ def draw_gap_split(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("NLL gap [nats per query]")
     ax.grid(alpha=0.3)
+    legend_below(ax)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Which prior does the network follow? (task diversity: a pool of M linear tasks)
+# --------------------------------------------------------------------------------------------
+
+POSTERIOR_COLORS: Mapping[str, str] = MappingProxyType({
+    "pool": COLORS["exact"],
+    "ridge": "C2",
+    "least_squares": COLORS["mle"],
+})
+"""The task-diversity figures' predictors: the pool posterior blue (the exact PPD of the
+training prior), ridge green (the Gaussian prior's), least squares red (the maximum-likelihood
+fit); the network stays orange and dashed."""
+
+
+def _log_errorbar(ax: Axes, x: np.ndarray, v: np.ndarray, se: np.ndarray, **kwargs: Any) -> None:
+    """Values with +- 1 SE on a log axis: points <= 0 left out, the lower bar cut at 90% of
+    the value so that it stays on the axis."""
+    keep = np.isfinite(v) & (v > 0)
+    v, se = v[keep], np.nan_to_num(se[keep])
+    ax.errorbar(x[keep], v, yerr=np.vstack([np.minimum(se, 0.9 * v), se]), capsize=3,
+                ms=5, lw=1.5, **kwargs)
+
+
+def _plain_log_labels(axis: Any) -> None:
+    """Tick labels of a log axis as plain numbers (0.2, 3, 100), not 2e-01 or 3 x 10^0; the
+    minor ticks at 2, 3 and 5 times a power of ten are labelled when the axis spans less than
+    about one and a half decades, so a short axis is not left with one label."""
+
+    def major(v: float, _: Any) -> str:
+        return f"{v:g}"
+
+    def minor(v: float, _: Any) -> str:
+        lo, hi = sorted(axis.get_view_interval())
+        if v <= 0 or lo <= 0 or hi / lo > 30:
+            return ""
+        mantissa = v / 10 ** np.floor(np.log10(v) + 1e-9)
+        return f"{v:g}" if round(mantissa) in (2, 3, 5) else ""
+
+    axis.set_major_formatter(FuncFormatter(major))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _pow2_ticks(ax: Axes, values: np.ndarray) -> None:
+    """A base-2 log x axis ticked at ``values``, written 2^k where a value is a power of 2."""
+    ax.set_xscale("log", base=2)
+    labels = []
+    for v in values:
+        k = np.log2(v) if v > 0 else np.nan
+        labels.append(f"$2^{{{k:.0f}}}$" if np.isfinite(k) and k == round(k) else f"{v:g}")
+    ax.set_xticks(values, labels)
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def draw_posterior_distances(
+    ax: Axes,
+    curves: Any,
+    *,
+    threshold: float | None = None,
+    paper: tuple[float, float] | None = None,
+    paper_label: str = "published threshold",
+    ylabel: str = "distance",
+    title: str | None = None,
+) -> Axes:
+    """A network's distance to each of two exact posteriors against the pool size M, log-log.
+
+    The network's distance to the pool posterior (blue, circles) and to ridge (green, hollow
+    squares) are dashed, as networks are; the distance between the two exact posteriors, the
+    scale on which "close" is judged, is a solid grey line. Error bars are +- 1 standard
+    error; values <= 0 (a KL estimate below zero) cannot sit on the log axis and are left out.
+
+    Parameters
+    ----------
+    curves : Curves
+        One split's distances, as ``bayeslens.diversity.curves`` returns them: attributes
+        ``n_tasks``, ``to_pool``, ``to_pool_se``, ``to_ridge``, ``to_ridge_se``,
+        ``reference`` and ``reference_se``, each of shape (n_sizes,).
+    threshold : float, optional
+        The pool size where the two distances cross (``bayeslens.diversity.threshold``),
+        drawn as a vertical line.
+    paper : (float, float), optional
+        A published threshold's range, shaded, with ``paper_label`` in the legend.
+    """
+    m = _np(curves.n_tasks)
+    if paper is not None:
+        ax.axvspan(*paper, color="0.88", lw=0, zorder=0, label=paper_label)
+    _log_errorbar(ax, m, _np(curves.to_pool), _np(curves.to_pool_se),
+                  color=POSTERIOR_COLORS["pool"], ls="--", marker="o",
+                  label="network to pool posterior")
+    _log_errorbar(ax, m, _np(curves.to_ridge), _np(curves.to_ridge_se),
+                  color=POSTERIOR_COLORS["ridge"], ls="--", marker="s", mfc="white",
+                  label="network to ridge")
+    _log_errorbar(ax, m, _np(curves.reference), _np(curves.reference_se), color="0.35",
+                  ls="-", marker=".", label="pool posterior to ridge")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", lw=1.2, ls=":",
+                   label=f"crossing, M* ≈ {threshold:,.0f}")
+    ax.set_yscale("log")
+    _plain_log_labels(ax.yaxis)
+    _pow2_ticks(ax, m)
+    ax.set_xlabel("pool size M (tasks)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="major")
+    legend_below(ax)
+    return ax
+
+
+def draw_context_curve(
+    ax: Axes,
+    curve: Mapping[str, Any],
+    *,
+    d: int | None = None,
+    noise_variance: float | None = None,
+    network_label: str = "network",
+    title: str | None = None,
+) -> Axes:
+    """Squared error to the true y against the number of context points (Garg et al.).
+
+    The network (orange, dashed), least squares (red, hollow circles, dotted), ridge (green)
+    and the pool posterior (blue), each +- 1 standard error, on a log y axis (least squares
+    spikes where k = d).
+
+    Parameters
+    ----------
+    curve : mapping
+        ``"n_context"`` (n_k,) and ``"network"``, ``"least_squares"``, ``"ridge"``,
+        ``"pool"``, each ``{"mean": (n_k,), "se": (n_k,)}``: a results record's
+        ``context_curve`` (``bayeslens.diversity.context_curve`` summarised).
+    d : int, optional
+        The input dimension, drawn as a vertical line at k = d.
+    noise_variance : float, optional
+        sigma^2, drawn as a line: no predictor's error to a noisy y falls below it.
+    """
+    k = _np(curve["n_context"])
+    series = (
+        ("least_squares", "least squares", POSTERIOR_COLORS["least_squares"], ":", "o", "white"),
+        ("ridge", "ridge (Gaussian prior)", POSTERIOR_COLORS["ridge"], "-", "s", None),
+        ("pool", "pool posterior", POSTERIOR_COLORS["pool"], "-", "o", None),
+        ("network", network_label, COLORS["network"], "--", "^", None),
+    )
+    for key, label, color, ls, marker, mfc in series:
+        _log_errorbar(ax, k, _np(curve[key]["mean"]), _np(curve[key]["se"]), color=color,
+                      ls=ls, marker=marker, mfc=mfc, label=label)
+    if d is not None:
+        ax.axvline(d, color="0.55", lw=1, ls="-.", label=f"k = d = {d}")
+    if noise_variance is not None:
+        ax.axhline(noise_variance, color=COLORS["truth"], lw=1, ls=(0, (4, 2)),
+                   label=f"noise σ² = {noise_variance:g}")
+    ax.set_yscale("log")
+    _plain_log_labels(ax.yaxis)
+    ax.set_xticks(k[::2])
+    ax.set_xlabel("context points k")
+    ax.set_ylabel("squared error to y")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="major")
     legend_below(ax)
     return ax
