@@ -1382,7 +1382,8 @@ def draw_posterior_distances(
         ``reference`` and ``reference_se``, each of shape (n_sizes,).
     threshold : float, optional
         The pool size where the two distances cross (``bayeslens.diversity.threshold``),
-        drawn as a vertical line.
+        drawn as a vertical line with its value written beside it (the legend entry is the
+        same in every panel, so one figure legend serves a row of them).
     paper : (float, float), optional
         A published threshold's range, shaded, with ``paper_label`` in the legend.
     """
@@ -1398,8 +1399,9 @@ def draw_posterior_distances(
     _log_errorbar(ax, m, _np(curves.reference), _np(curves.reference_se), color="0.35",
                   ls="-", marker=".", label="pool posterior to ridge")
     if threshold is not None:
-        ax.axvline(threshold, color="black", lw=1.2, ls=":",
-                   label=f"crossing, M* ≈ {threshold:,.0f}")
+        ax.axvline(threshold, color="black", lw=1.2, ls=":", label="crossing M*")
+        ax.text(threshold, 0.97, f" M* ≈ {threshold:,.0f}", ha="left", va="top", fontsize=9,
+                transform=transforms.blended_transform_factory(ax.transData, ax.transAxes))
     ax.set_yscale("log")
     _plain_log_labels(ax.yaxis)
     _pow2_ticks(ax, m)
