@@ -1328,19 +1328,27 @@ def _log_errorbar(ax: Axes, x: np.ndarray, v: np.ndarray, se: np.ndarray, **kwar
 
 
 def _plain_log_labels(axis: Any) -> None:
-    """Tick labels of a log axis as plain numbers (0.2, 3, 100), not 2e-01 or 3 x 10^0; the
-    minor ticks at 2, 3 and 5 times a power of ten are labelled when the axis spans less than
-    about one and a half decades, so a short axis is not left with one label."""
+    """Tick labels of a log axis as plain numbers (0.2, 3, 100), not 2e-01 or 3 x 10^0. Minor
+    ticks are labelled where the major ones are too few: at 2, 3 and 5 times a power of ten
+    on an axis of less than about one and a half decades, at 2 and 5 on a longer one that
+    shows fewer than two powers of ten."""
 
     def major(v: float, _: Any) -> str:
         return f"{v:g}"
 
     def minor(v: float, _: Any) -> str:
         lo, hi = sorted(axis.get_view_interval())
-        if v <= 0 or lo <= 0 or hi / lo > 30:
+        if v <= 0 or lo <= 0:
+            return ""
+        powers = np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) + 1
+        if hi / lo <= 30:
+            keep: tuple[int, ...] = (2, 3, 5)
+        elif powers < 2:
+            keep = (2, 5)
+        else:
             return ""
         mantissa = v / 10 ** np.floor(np.log10(v) + 1e-9)
-        return f"{v:g}" if round(mantissa) in (2, 3, 5) else ""
+        return f"{v:g}" if round(mantissa) in keep else ""
 
     axis.set_major_formatter(FuncFormatter(major))
     axis.set_minor_formatter(FuncFormatter(minor))
@@ -1400,11 +1408,15 @@ def draw_posterior_distances(
                   ls="-", marker=".", label="pool posterior to ridge")
     if threshold is not None:
         ax.axvline(threshold, color="black", lw=1.2, ls=":", label="crossing M*")
-        ax.text(threshold, 0.97, f" M* ≈ {threshold:,.0f}", ha="left", va="top", fontsize=9,
-                transform=transforms.blended_transform_factory(ax.transData, ax.transAxes))
     ax.set_yscale("log")
     _plain_log_labels(ax.yaxis)
     _pow2_ticks(ax, m)
+    if threshold is not None:
+        lo, hi = np.log(ax.get_xlim())
+        right = (np.log(threshold) - lo) / (hi - lo) > 0.6  # the value goes left of the line
+        ax.text(threshold, 0.97, f"M* ≈ {threshold:,.0f}", ha="right" if right else "left",
+                va="top", fontsize=9, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 2},
+                transform=transforms.blended_transform_factory(ax.transData, ax.transAxes))
     ax.set_xlabel("pool size M (tasks)")
     ax.set_ylabel(ylabel)
     if title:

@@ -64,13 +64,22 @@ def test_distances_draw_each_posterior_the_reference_and_the_thresholds(ax):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "paper" in labels
     assert "crossing M*" in labels
-    assert [t.get_text() for t in ax.texts] == [f" M* ≈ {m_star:,.0f}"]
+    (value,) = ax.texts
+    assert value.get_text() == f"M* ≈ {m_star:,.0f}"
+    assert value.get_ha() == "left"  # in the middle of the axis: right of its line
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["$2^{1}$", "$2^{3}$", "$2^{5}$"]
     # networks dashed, the two exact posteriors' distance solid
     styles = {c.get_label(): c.lines[0].get_linestyle() for c in ax.containers}
     assert styles == {"network to pool posterior": "--", "network to ridge": "--",
                       "pool posterior to ridge": "-"}
+
+
+def test_a_crossing_near_the_right_edge_is_written_left_of_its_line(ax):
+    plots.draw_posterior_distances(ax, diversity.curves(DOC), threshold=30.0)
+    (value,) = ax.texts
+    assert value.get_ha() == "right"
+    assert value.get_window_extent().x1 <= ax.get_window_extent().x1
 
 
 def test_distances_leave_out_values_a_log_axis_cannot_show(ax):
