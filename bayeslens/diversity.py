@@ -46,7 +46,7 @@ part-way resumes; a file made with other settings is a ValueError. :func:`read_r
 :func:`curves`, :func:`crossing_threshold` and :func:`threshold` are what a chapter needs
 to read the file. Command line::
 
-    python -m bayeslens.diversity                      # 8 pool sizes into runs/diversity.json
+    python -m bayeslens.diversity                      # 8 pool sizes into DEFAULT_OUT
     python -m bayeslens.diversity --pool-sizes 2,32 --steps 200 --eval-datasets 200 --out x.json
 
 Default sweep and what it costs (:data:`POOL_SIZES`, :data:`MODEL`, :data:`TRAIN`). The step
@@ -128,7 +128,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path("runs") / "diversity.json"
+DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "diversity.json"
+"""The results file the package ships, ``bayeslens/data/diversity.json`` (chapter 12 reads it)."""
 POOL_SIZES: tuple[int, ...] = (2, 8, 32, 128, 512, 2048, 8192, 32768)
 """Pool sizes M = 2^1, 2^3, ..., 2^15: two octaves apart, eight trainings."""
 MODEL = PFNConfig(n_layers=4, d_model=64, n_heads=4, d_ff=256, head_hidden=256, n_buckets=500,
