@@ -73,3 +73,20 @@ def test_benchmark_command_runs_shrunk(bench: ModuleType, capsys: pytest.Capture
                      "ablation: ours with a full last layer", "ratio ours / naive",
                      "share of ceiling", "prior sampling share"):
         assert expected in out
+
+
+def test_width_benchmark_runs_and_counts_the_grid_flops(monkeypatch, capsys) -> None:
+    # shrunk: two widths, a handful of steps; the FLOPs are those of the batches trained on
+    spec = importlib.util.spec_from_file_location("bench_widths", ROOT / "benchmarks" /
+                                                  "bench_widths.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["bench_widths.py", "--widths", "16", "--batches", "4",
+                                      "--steps", "4", "--warmup", "1", "--threads", "1"])
+    module.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[2:]] == [["128", "64"], ["16", "4"]]
+    assert float(lines[2].split()[-1].rstrip("x")) == 1.0
+    assert all(float(line.split()[3]) > 0 for line in lines[2:])
