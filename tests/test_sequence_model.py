@@ -22,7 +22,16 @@ from safetensors.torch import load_file, save_file
 
 from bayeslens import checkpoints, gaps, paper, sequences
 from bayeslens.checkpoints import CheckpointError, load, load_sequence_model, save
-from bayeslens.evaluate import kl_from_log_probs, predictor_kl, sequence_kl, sequence_kl_curve
+from bayeslens.evaluate import (
+    SequenceKL,
+    kl_from_log_probs,
+    kl_per_token,
+    predictor_kl,
+    predictor_log_probs,
+    sequence_kl,
+    sequence_kl_curve,
+    summarise_per_token,
+)
 from bayeslens.model import PFN, PFNConfig
 from bayeslens.sequence_model import (
     SequenceModel,
@@ -511,3 +520,42 @@ def test_sequence_kl_for_both_priors(prior: MarkovPool | DirichletMarkov) -> Non
 def test_evaluation_refuses_bad_input(call: Callable[[], object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ------------------------------------------------------------------------- the shipped models
+
+
+def _fresh_kls(name: str, prior: MarkovPool | DirichletMarkov, n_sequences: int
+               ) -> tuple[dict[str, object], torch.Tensor, dict[str, torch.Tensor]]:
+    """The shipped model's card, and per-token KL(exact || predictor), shape (n, length), of
+    the network and of the card's baselines on ``n_sequences`` fresh sequences (seed 2024,
+    not the card's 1000) of the card's length."""
+    checkpoints.load_pretrained_sequence_model(name)  # by name, as a user loads it
+    model = load_sequence_model(checkpoints.pretrained_dir(name), prior=prior)  # its prior
+    card = model.metadata
+    tokens = prior.sample(n_sequences, card["kl"]["length"],
+                          torch.Generator().manual_seed(2024)).tokens
+    exact = predictor_log_probs("exact", prior, tokens)
+    per_token = {b: kl_per_token(exact, predictor_log_probs(b, prior, tokens))
+                 for b in ("uniform", "unigram", "bigram")}
+    return card, kl_per_token(exact, predictor_log_probs(model, prior, tokens)), per_token
+
+
+def _agrees_with_the_card(fresh: SequenceKL, recorded: dict[str, float]) -> None:
+    combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
+    assert abs(fresh.mean - recorded["mean"]) <= 3 * combined_se, (fresh.mean, fresh.se,
+                                                                  recorded)
+
+
+def test_shipped_markov_pool_kl_agrees_with_its_card() -> None:
+    """500 fresh sequences (about a second) reproduce the card's 2,000-sequence KL, and the
+    network stays below the in-context bigram predictor: it identifies the chain, which
+    bigram counts alone cannot."""
+    card, net, baselines = _fresh_kls("markov_pool", sequences.markov_pool_v3(), 500)
+    fresh = summarise_per_token(net)
+    _agrees_with_the_card(fresh, card["kl"])
+    for b, kl in baselines.items():
+        _agrees_with_the_card(summarise_per_token(kl), card[f"kl_{b}"])
+    assert card["kl"]["mean"] < card["kl_bigram"]["mean"] < card["kl_unigram"]["mean"]
+    below = summarise_per_token(baselines["bigram"] - net)  # paired, on the same sequences
+    assert below.mean > 3 * below.se, (below.mean, below.se)
