@@ -490,7 +490,8 @@ def render(models: Sequence[ModelGaps], repo_url: str, branch: str = "main") -> 
         "",
         *_main_table(models),
         "",
-        "NLL gap: nats per query, with its standard error. Training: steps and wall clock on "
+        "NLL gap: nats per query (per token for the sequence models: their KL), with its "
+        "standard error. Training: steps and wall clock on "
         "a CPU (the thread count is in each model's section). Worst context: the paper "
         "context with the largest max. For the coins, max is that context's |network P(heads) "
         "- exact P(heads)| and the second number is the mean of it over the coin contexts, "
