@@ -89,6 +89,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bayeslens._checks import check_pool_sizes
 from bayeslens._cli import int_flag, json_overrides
 from bayeslens.budgets import budget_config, open_results, save_results
 from bayeslens.evaluate import EvalSet, sample_eval_set
@@ -404,16 +405,6 @@ def run_pool_size(n_tasks: int, model_config: PFNConfig, train_config: TrainConf
             **measured}
 
 
-def _check_pool_sizes(pool_sizes: object, name: str = "pool_sizes") -> list[int]:
-    if isinstance(pool_sizes, str | bytes) or not isinstance(pool_sizes, Sequence):
-        raise ValueError(f"{name} must be a sequence of ints >= 1, got {pool_sizes!r}")
-    bad = [m for m in pool_sizes if not isinstance(m, int) or isinstance(m, bool) or m < 1]
-    if bad or not pool_sizes:
-        raise ValueError(f"{name} must be one or more ints >= 1 (pool sizes M), got "
-                         f"{list(pool_sizes)!r}")
-    return sorted(set(pool_sizes))
-
-
 def header(model_config: PFNConfig, train_config: TrainConfig, *, d: int = RAVENTOS_D,
            sigma: float = RAVENTOS_SIGMA, pool_seed: int = 0,
            eval_datasets: int = EVAL_DATASETS) -> dict[str, Any]:
@@ -446,7 +437,7 @@ def sweep(out: Path, pool_sizes: Sequence[int] = POOL_SIZES,
     An existing ``out`` must record the same :func:`header` (else ValueError naming the
     differing settings: delete it or write another). Returns the file's contents.
     """
-    sizes = _check_pool_sizes(pool_sizes)
+    sizes = check_pool_sizes(pool_sizes, "M")
     if not isinstance(eval_datasets, int) or isinstance(eval_datasets, bool) or eval_datasets < 2:
         raise ValueError(f"eval_datasets must be an int >= 2 (for a standard error), got "
                          f"{eval_datasets!r}")

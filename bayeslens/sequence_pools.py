@@ -85,7 +85,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bayeslens._checks import check_int, check_positive
+from bayeslens._checks import check_int, check_pool_sizes, check_positive
 from bayeslens._cli import int_flag, json_overrides
 from bayeslens.budgets import budget_config, open_results, save_results
 from bayeslens.diversity import crossing_threshold
@@ -238,16 +238,6 @@ def run_pool_size(n_chains: int, model_config: SequenceModelConfig = MODEL,
             **measured}
 
 
-def _check_pool_sizes(pool_sizes: object) -> list[int]:
-    if isinstance(pool_sizes, str | bytes) or not isinstance(pool_sizes, Sequence):
-        raise ValueError(f"pool_sizes must be a sequence of ints >= 1, got {pool_sizes!r}")
-    bad = [k for k in pool_sizes if not isinstance(k, int) or isinstance(k, bool) or k < 1]
-    if bad or not pool_sizes:
-        raise ValueError(f"pool_sizes must be one or more ints >= 1 (pool sizes K), got "
-                         f"{list(pool_sizes)!r}")
-    return sorted(set(pool_sizes))
-
-
 def header(model_config: SequenceModelConfig = MODEL, train_config: TrainConfig = TRAIN, *,
            vocab_size: int = BOOK_VOCAB_SIZE, alpha: float = BOOK_ALPHA,
            pool_seed: int = BOOK_POOL_SEED,
@@ -303,7 +293,7 @@ def sweep(out: str | os.PathLike[str], pool_sizes: Sequence[int] = POOL_SIZES,
     An existing ``out`` must record the same :func:`header` (else ValueError naming the
     differing settings: delete it or write another). Returns the file's contents.
     """
-    sizes = _check_pool_sizes(pool_sizes)
+    sizes = check_pool_sizes(pool_sizes, "K")
     _check_settings(model_config, train_config, vocab_size, alpha, pool_seed, eval_sequences)
     path = Path(out)
     doc = open_results(path, header(model_config, train_config, vocab_size=vocab_size,
