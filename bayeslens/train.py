@@ -1273,6 +1273,7 @@ def _main_sequences(
     path = checkpoints.save(
         model, out / "model", prior=prior, prior_name=preset.prior, train_config=train_config,
         final_loss=result.final_loss, dtype=torch.float16 if fp16 else torch.float32,
+        gap=_sequence_gap(facts) if facts else None,
         extra={**facts, "train_seconds": result.seconds, "device": result.extra["device"],
                "world_size": result.extra["world_size"],
                "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
@@ -1283,6 +1284,15 @@ def _main_sequences(
                        f"{name}: sequence model vs exact predictive on {n_eval:,} sequences")
     log.info("saved %s", path)
     return 0
+
+
+def _sequence_gap(facts: dict[str, Any]) -> dict[str, Any]:
+    """A sequence card's ``gap``, as a PFN card's: its measured KL(exact || network) with its
+    standard error (on the prior's own sequences, the expected NLL gap per token)."""
+    kl = facts["kl"]
+    return {"gap": kl["mean"], "se": kl["se"], "n_sequences": kl["n_sequences"],
+            "n_points": kl["length"], "eval_seed": facts["eval_seed"],
+            "unit": "nats per token", "measure": "KL(exact || network), next token"}
 
 
 def _sequence_facts(models: dict[int, SequenceModel], prior: MarkovPool | DirichletMarkov,

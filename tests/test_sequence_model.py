@@ -367,6 +367,9 @@ def test_a_sequence_preset_trains_writes_its_card_and_ships(
     assert card["kl"]["mean"] == pytest.approx(again.mean, rel=1e-9)
     assert card["kl"]["se"] == pytest.approx(again.se, rel=1e-9)
     assert len(card["kl"]["per_position"]) == 10
+    # the card's measured gap, as a PFN card's: the KL with its standard error, per token
+    assert (card["gap"]["gap"], card["gap"]["se"]) == (card["kl"]["mean"], card["kl"]["se"])
+    assert card["gap"]["unit"] == "nats per token"
     assert card["kl_vs_steps"][-1]["kl"] == card["kl"]["mean"]
     for b in ("uniform", "unigram", "bigram"):
         assert card[f"kl_{b}"]["mean"] == pytest.approx(
