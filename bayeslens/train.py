@@ -1054,6 +1054,22 @@ def _refuse_flags(args: argparse.Namespace, names: Sequence[str], what: str) -> 
         raise SystemExit(f"bayeslens-train: {', '.join(given)} do not apply to {what}")
 
 
+def _train_joined(prior: Any, model_config: Any, train_config: TrainConfig, out: Path,
+                  args: argparse.Namespace, snapshot_steps: Sequence[int], compile_: bool,
+                  init: Any) -> TrainResult[Any]:
+    """The command line's run: inside torchrun's process group when torchrun launched it
+    (joined here and left afterwards, also on error), from ``init``'s weights (None: the
+    seed's)."""
+    joined = _join_torchrun()
+    try:
+        return train(prior, model_config, train_config, workdir=out,
+                     resume=not args.no_resume, progress=not args.no_progress,
+                     snapshot_steps=snapshot_steps, compile=compile_, init=init)
+    finally:
+        if joined:
+            dist.destroy_process_group()
+
+
 def _fp16_round_trip(model: ModelT) -> ModelT:
     """The model as it will be after saving with float16 weights (borders stay float32)."""
     with torch.no_grad():
@@ -1141,15 +1157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = prior.target if isinstance(prior, Curriculum) else prior  # what is evaluated
     out = args.out or Path("runs") / name
     log.info("training %s on prior %s: %s, %s", name, preset.prior, model_config, train_config)
-    joined = _join_torchrun()
-    try:
-        init = checkpoints.load_pretrained(preset.init_from) if preset.init_from else None
-        result = train(prior, model_config, train_config, workdir=out,
-                       resume=not args.no_resume, progress=not args.no_progress,
-                       snapshot_steps=snapshot_steps, compile=compile_, init=init)
-    finally:
-        if joined:
-            dist.destroy_process_group()
+    init = checkpoints.load_pretrained(preset.init_from) if preset.init_from else None
+    result = _train_joined(prior, model_config, train_config, out, args, snapshot_steps,
+                           compile_, init)
     if rank != 0:
         return 0
     log.info("trained %d steps in %.1f s on %d process(es); final loss %.4f",
@@ -1239,16 +1249,10 @@ def _main_sequences(
     out = args.out or Path("runs") / name
     log.info("training a sequence model %s on prior %s: %s, %s", name, preset.prior,
              model_config, train_config)
-    joined = _join_torchrun()
-    try:
-        init = (checkpoints.load_pretrained_sequence_model(preset.init_from)
-                if preset.init_from else None)
-        result = train(prior, model_config, train_config, workdir=out,
-                       resume=not args.no_resume, progress=not args.no_progress,
-                       snapshot_steps=snapshot_steps, compile=compile_, init=init)
-    finally:
-        if joined:
-            dist.destroy_process_group()
+    init = (checkpoints.load_pretrained_sequence_model(preset.init_from)
+            if preset.init_from else None)
+    result = _train_joined(prior, model_config, train_config, out, args, snapshot_steps,
+                           compile_, init)
     if rank != 0:
         return 0
     log.info("trained %d steps in %.1f s on %d process(es); final loss %.4f",
