@@ -42,11 +42,13 @@ __all__ = [
     "FAMILY_COLORS",
     "FIGURE_WIDTH",
     "POSTERIOR_COLORS",
+    "PREDICTOR_STYLES",
     "Band",
     "LiveLossCurve",
     "book_style",
     "budget_text",
     "draw_band",
+    "draw_chain_posterior_by_position",
     "draw_coin_convergence",
     "draw_coin_posterior",
     "draw_coin_predictions",
@@ -69,6 +71,7 @@ __all__ = [
     "draw_loss_curve",
     "draw_phase_sum",
     "draw_phase_weights",
+    "draw_pool_distances",
     "draw_posterior_distances",
     "draw_predictive",
     "draw_scaling_compute",
@@ -78,6 +81,9 @@ __all__ = [
     "draw_step_modes",
     "draw_step_samples",
     "draw_tabular_fit",
+    "draw_token_kl",
+    "draw_training_phases",
+    "draw_transitions",
     "figure_legend",
     "legend_below",
     "use_book_style",
@@ -1395,35 +1401,60 @@ def draw_posterior_distances(
     paper : (float, float), optional
         A published threshold's range, shaded, with ``paper_label`` in the legend.
     """
-    m = _np(curves.n_tasks)
+    _draw_two_posteriors(
+        ax, _np(curves.n_tasks), (_np(curves.to_pool), _np(curves.to_pool_se)),
+        (_np(curves.to_ridge), _np(curves.to_ridge_se)),
+        (_np(curves.reference), _np(curves.reference_se)),
+        ("network to pool posterior", "network to ridge", "pool posterior to ridge"),
+        colors=(POSTERIOR_COLORS["pool"], POSTERIOR_COLORS["ridge"]), size="M",
+        xlabel="pool size M (tasks)", threshold=threshold, paper=paper,
+        paper_label=paper_label, ylabel=ylabel, title=title)
+    return ax
+
+
+def _draw_two_posteriors(
+    ax: Axes,
+    sizes: np.ndarray,
+    to_pool: tuple[np.ndarray, np.ndarray],
+    to_other: tuple[np.ndarray, np.ndarray],
+    reference: tuple[np.ndarray, np.ndarray],
+    labels: tuple[str, str, str],
+    *,
+    colors: tuple[str, str],
+    size: str,
+    xlabel: str,
+    threshold: float | None,
+    paper: tuple[float, float] | None = None,
+    paper_label: str = "",
+    ylabel: str,
+    title: str | None,
+) -> None:
+    """The body of :func:`draw_posterior_distances` and :func:`draw_pool_distances`: each
+    pair is (mean, se) of shape (n_sizes,); ``size`` names the pool size (``M*``, ``K*``)."""
     if paper is not None:
         ax.axvspan(*paper, color="0.88", lw=0, zorder=0, label=paper_label)
-    _log_errorbar(ax, m, _np(curves.to_pool), _np(curves.to_pool_se),
-                  color=POSTERIOR_COLORS["pool"], ls="--", marker="o",
-                  label="network to pool posterior")
-    _log_errorbar(ax, m, _np(curves.to_ridge), _np(curves.to_ridge_se),
-                  color=POSTERIOR_COLORS["ridge"], ls="--", marker="s", mfc="white",
-                  label="network to ridge")
-    _log_errorbar(ax, m, _np(curves.reference), _np(curves.reference_se), color="0.35",
-                  ls="-", marker=".", label="pool posterior to ridge")
+    _log_errorbar(ax, sizes, *to_pool, color=colors[0], ls="--", marker="o", label=labels[0])
+    _log_errorbar(ax, sizes, *to_other, color=colors[1], ls="--", marker="s", mfc="white",
+                  label=labels[1])
+    _log_errorbar(ax, sizes, *reference, color="0.35", ls="-", marker=".", label=labels[2])
     if threshold is not None:
-        ax.axvline(threshold, color="black", lw=1.2, ls=":", label="crossing M*")
+        ax.axvline(threshold, color="black", lw=1.2, ls=":", label=f"crossing {size}*")
     ax.set_yscale("log")
     _plain_log_labels(ax.yaxis)
-    _pow2_ticks(ax, m)
+    _pow2_ticks(ax, sizes)
     if threshold is not None:
         lo, hi = np.log(ax.get_xlim())
         right = (np.log(threshold) - lo) / (hi - lo) > 0.6  # the value goes left of the line
-        ax.text(threshold, 0.97, f"M* ≈ {threshold:,.0f}", ha="right" if right else "left",
-                va="top", fontsize=9, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 2},
+        ax.text(threshold, 0.97, f"{size}* ≈ {threshold:,.0f}",
+                ha="right" if right else "left", va="top", fontsize=9,
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 2},
                 transform=transforms.blended_transform_factory(ax.transData, ax.transAxes))
-    ax.set_xlabel("pool size M (tasks)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3, which="major")
     legend_below(ax)
-    return ax
 
 
 def draw_context_curve(
@@ -1476,4 +1507,209 @@ def draw_context_curve(
         ax.set_title(title)
     ax.grid(alpha=0.3, which="major")
     legend_below(ax)
+    return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 13: sequences from Markov chains
+# --------------------------------------------------------------------------------------------
+
+PREDICTOR_STYLES: Mapping[str, tuple[str, str, str]] = MappingProxyType({
+    "network": (COLORS["network"], "--", "^"),
+    "exact": (COLORS["exact"], "-", "o"),
+    "bigram": (POSTERIOR_COLORS["ridge"], "-", "s"),
+    "unigram": ("C4", "-.", "D"),
+    "uniform": ("0.5", ":", "v"),
+})
+"""(colour, line, marker) of each next-token predictor in the sequence figures: the network
+orange and dashed, the exact predictive blue, the bigram counts (the Dirichlet prior's exact
+predictive) green as ridge is in the task-diversity chapter, unigram counts purple, the
+uniform guess grey."""
+
+
+def _predictor_style(name: str) -> tuple[str, str, str]:
+    key = next((k for k in PREDICTOR_STYLES if k in name), None)
+    if key is None:
+        raise ValueError(f"curve name {name!r} names none of the predictors "
+                         f"{sorted(PREDICTOR_STYLES)}")
+    return PREDICTOR_STYLES[key]
+
+
+def draw_transitions(ax: Axes, transitions: ArrayLike, *, title: str | None = None,
+                     numbers: bool = True) -> Axes:
+    """One Markov chain's transition matrix (V, V) as a grey-scale grid, rows = previous token.
+
+    Each cell is written with its probability (two decimals) when ``numbers``; the shade runs
+    from white (0) to black (1) on every panel, so panels compare.
+    """
+    p = _np(transitions)
+    if p.ndim != 2 or p.shape[0] != p.shape[1]:
+        raise ValueError(f"transitions must be a square (V, V) matrix, got shape {p.shape}")
+    v = p.shape[0]
+    ax.imshow(p, cmap="Greys", vmin=0.0, vmax=1.0)
+    if numbers:
+        for i in range(v):
+            for j in range(v):
+                ax.text(j, i, f"{p[i, j]:.2f}", ha="center", va="center", fontsize=8,
+                        color="white" if p[i, j] > 0.55 else "black")
+    ax.set_xticks(range(v))
+    ax.set_yticks(range(v))
+    ax.tick_params(length=0, labelsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def draw_token_kl(
+    ax: Axes,
+    curves: Mapping[str, Any],
+    *,
+    ylabel: str = "KL(exact || predictor) [nats]",
+    title: str | None = None,
+) -> Axes:
+    """KL per position, one line per named predictor, on a log y axis.
+
+    Parameters
+    ----------
+    curves : mapping of str to SequenceKL
+        Each value has ``per_position`` and ``per_position_se`` of shape (length,)
+        (:class:`bayeslens.evaluate.SequenceKL`); position t is the prediction after t tokens.
+        A name must contain one of :data:`PREDICTOR_STYLES`' keys, which sets its style.
+        Position 0 (no tokens: every predictor uses the first token's known distribution, KL
+        0) is left out of the log axis.
+    """
+    for name, kl in curves.items():
+        color, ls, marker = _predictor_style(name)
+        v = _np(kl.per_position).astype(float)
+        se = _np(kl.per_position_se).astype(float)
+        t = np.arange(v.size, dtype=float)
+        keep = (t >= 1) & (v > 0)
+        ax.plot(t[keep], v[keep], color=color, ls=ls, label=name)
+        ax.fill_between(t[keep], np.maximum(v - se, 0.9 * v)[keep], (v + se)[keep],
+                        color=color, alpha=0.2, lw=0)
+        ax.plot(t[keep][::8], v[keep][::8], ls="none", marker=marker, ms=4, color=color,
+                mfc="white" if ls != "-" else color)
+    ax.set_yscale("log")
+    _plain_log_labels(ax.yaxis)
+    ax.set_xlabel("tokens seen")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="major")
+    legend_below(ax)
+    return ax
+
+
+def draw_chain_posterior_by_position(
+    ax: Axes,
+    posterior: ArrayLike,
+    *,
+    labels: Sequence[str] | None = None,
+    highlight: Sequence[int] = (),
+    title: str | None = None,
+) -> Axes:
+    """The posterior mass of each chain of a pool against the number of tokens seen (one
+    prefix's posterior as bars: ``draw_chain_posterior``).
+
+    Parameters
+    ----------
+    posterior : array, shape (length + 1, K)
+        Row t: p(chain k | x_1..x_t) (e.g. a mean over sequences of
+        ``sequence_posterior.log_posterior(...).exp()``); row 0 is the prior.
+    labels : sequence of str, optional
+        One per chain (default ``"chain k"``).
+    highlight : sequence of int
+        Chains drawn in colour and named in the legend; the others are thin grey lines.
+    """
+    p = _np(posterior).astype(float)
+    if p.ndim != 2:
+        raise ValueError(f"posterior must be (length + 1, K), got shape {p.shape}")
+    k = p.shape[1]
+    names = list(labels) if labels is not None else [f"chain {i}" for i in range(k)]
+    if len(names) != k:
+        raise ValueError(f"labels must have one name per chain ({k}), got {len(names)}")
+    t = np.arange(p.shape[0])
+    others = [i for i in range(k) if i not in highlight]
+    for n, i in enumerate(others):
+        ax.plot(t, p[:, i], color="0.65", lw=1,
+                label="other chains" if n == 0 else None)
+    for n, i in enumerate(highlight):
+        ax.plot(t, p[:, i], color=f"C{(n + 4) % 10}", lw=2.2, label=names[i])
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0, t[-1])
+    ax.set_xlabel("tokens seen")
+    ax.set_ylabel("posterior mass")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    legend_below(ax)
+    return ax
+
+
+def draw_training_phases(
+    ax: Axes,
+    steps: ArrayLike,
+    curves: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    *,
+    ylabel: str = "KL(predictor || network) [nats]",
+    title: str | None = None,
+) -> Axes:
+    """A network's distance to each predictor over training, log-log.
+
+    Parameters
+    ----------
+    steps : array, shape (n_snapshots,)
+        Training steps (0, the untrained network, is drawn at 1).
+    curves : mapping of str to (mean, se)
+        Each of shape (n_snapshots,), named so that :data:`PREDICTOR_STYLES` knows it
+        (e.g. ``"to uniform"``, ``"to exact"``). The predictor closest at a step is the one the
+        network predicts like.
+    """
+    s = np.maximum(_np(steps).astype(float), 1)
+    for name, (mean, se) in curves.items():
+        color, ls, marker = _predictor_style(name)
+        _log_errorbar(ax, s, _np(mean).astype(float), _np(se).astype(float), color=color,
+                      ls=ls, marker=marker, mfc="white" if ls != "-" else color, label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_log_labels(ax.xaxis)
+    _plain_log_labels(ax.yaxis)
+    ax.set_xlabel("training step (0 drawn at 1)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="major")
+    legend_below(ax)
+    return ax
+
+
+def draw_pool_distances(
+    ax: Axes,
+    curves: Any,
+    *,
+    threshold: float | None = None,
+    ylabel: str = "KL [nats per token]",
+    title: str | None = None,
+) -> Axes:
+    """A sequence model's distance to its pool's exact predictive and to the bigram counts
+    against the pool size K: :func:`draw_posterior_distances` for chains.
+
+    Parameters
+    ----------
+    curves : PoolCurves
+        One split, as ``bayeslens.sequence_pools.curves`` returns it (``n_chains``,
+        ``to_pool``, ``to_bigram``, ``reference``, each with ``_se``, shape (n_sizes,)).
+    threshold : float, optional
+        The crossing K* (``bayeslens.sequence_pools.threshold``).
+    """
+    sizes = _np(curves.n_chains).astype(float)
+    _draw_two_posteriors(
+        ax, sizes, (_np(curves.to_pool), _np(curves.to_pool_se)),
+        (_np(curves.to_bigram), _np(curves.to_bigram_se)),
+        (_np(curves.reference), _np(curves.reference_se)),
+        ("network to pool posterior", "network to bigram counts",
+         "pool posterior to bigram counts"),
+        colors=(PREDICTOR_STYLES["exact"][0], PREDICTOR_STYLES["bigram"][0]), size="K",
+        xlabel="pool size K (chains)", threshold=threshold, ylabel=ylabel, title=title)
+    ax.set_xticks(sizes, [f"{v:,.0f}" for v in sizes])
     return ax

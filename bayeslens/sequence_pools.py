@@ -32,7 +32,7 @@ other settings is a ValueError. :func:`read_results`, :func:`curves`, :func:`pos
 and :func:`threshold` (:func:`bayeslens.diversity.crossing_threshold` in log K) are what the
 chapter reads. Command line::
 
-    python -m bayeslens.sequence_pools          # 6 pool sizes into runs/sequence_pools.json
+    python -m bayeslens.sequence_pools          # the 6 pool sizes into DEFAULT_OUT
     python -m bayeslens.sequence_pools --pool-sizes 1,16 --steps 300 --out runs/seqpools_x.json
 
 Default sweep and what it costs (:data:`POOL_SIZES`, :data:`MODEL`, :data:`TRAIN`). The step
@@ -101,6 +101,7 @@ from bayeslens.sequences import (
 from bayeslens.train import TrainConfig, train
 
 __all__ = [
+    "DEFAULT_OUT",
     "EVAL_SEQUENCES",
     "KEYS",
     "MODEL",
@@ -124,7 +125,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path("runs") / "sequence_pools.json"
+DEFAULT_OUT = Path(__file__).resolve().parent / "data" / "sequence_pools.json"
+"""The shipped results file the chapter reads; the command line writes it by default."""
 POOL_SIZES: tuple[int, ...] = (1, 4, 16, 64, 256, 1024)
 """Pool sizes K = 4^0 .. 4^5. The exact predictives' own distance falls from 0.60 nats per
 token (K = 1, fresh chains) through 0.036 (K = 64) to 0.005 (K = 1,024), measured on 1,000

@@ -29,6 +29,11 @@ distribution.
   (uniform first token). They share the layout of :func:`next_token_log_probs`, so
   :func:`bayeslens.evaluate.kl_from_log_probs` compares any two of them.
 
+* **Where a pool's posterior goes** on a chain Q outside it (Berk, 1966): to the chains P_k
+  nearest Q in the per-token KL, the **KL rate**
+  ``kl_rate(Q, P_k) = sum_i pi_Q(i) KL(Q[i] || P_k[i])``, with pi_Q the stationary
+  distribution of Q: the log-likelihood ratio of Q to P_k grows by that much per token.
+
 Everything is float64 and log space, vectorised over the batch; the slow, obviously right
 references live in ``tests/test_sequences.py`` (the baselines': ``tests/test_sequence_pools.py``).
 """
@@ -46,9 +51,11 @@ from bayeslens.sequences import DirichletMarkov, MarkovPool, SequencePrior
 __all__ = [
     "bigram_log_probs",
     "check_tokens",
+    "kl_rate",
     "log_evidence",
     "log_posterior",
     "next_token_log_probs",
+    "stationary_distribution",
     "uniform_log_probs",
     "unigram_log_probs",
 ]
@@ -396,3 +403,81 @@ def log_evidence(prior: SequencePrior, tokens: object) -> Tensor:
         return _pool_log_evidence(prior, x)
     log_p = _dirichlet_next_token(prior, x)  # (batch, T, V)
     return log_p.gather(-1, x[..., None])[..., 0].sum(-1)
+
+
+# --------------------------------------------------------------------------------------------
+# Chains outside the pool
+# --------------------------------------------------------------------------------------------
+
+
+def _check_chains(name: str, transitions: object) -> Tensor:
+    if not isinstance(transitions, Tensor) or transitions.ndim < 2 or (
+            transitions.shape[-1] != transitions.shape[-2]):
+        shape = tuple(transitions.shape) if isinstance(transitions, Tensor) else None
+        raise ValueError(f"{name} must be a tensor of transition matrices (..., V, V), got "
+                         f"{type(transitions).__name__} of shape {shape}")
+    p = transitions.to(DTYPE)
+    if not bool(torch.isfinite(p).all()) or bool((p < 0).any()) or not bool(
+            torch.allclose(p.sum(-1), torch.ones((), dtype=DTYPE), atol=1e-9)):
+        raise ValueError(f"{name}: every row must be a distribution (finite, >= 0, sum 1)")
+    return p
+
+
+def stationary_distribution(transitions: Tensor) -> Tensor:
+    """The stationary distribution pi (pi P = pi) of each chain, shape (..., V).
+
+    Parameters
+    ----------
+    transitions : Tensor, shape (..., V, V)
+        Rows sum to one (row = previous token). The chain must have one stationary
+        distribution (e.g. every entry > 0, as Dirichlet draws are).
+
+    Raises
+    ------
+    ValueError
+        On bad rows, or when the stationary distribution is not unique.
+    """
+    p = _check_chains("transitions", transitions)
+    v = p.shape[-1]
+    # pi (P - I) = 0 with sum(pi) = 1: replace the last equation by the sum.
+    a = (p - torch.eye(v, dtype=DTYPE)).transpose(-1, -2).clone()
+    a[..., -1, :] = 1.0
+    b = torch.zeros(p.shape[:-1], dtype=DTYPE)
+    b[..., -1] = 1.0
+    pi, info = torch.linalg.solve_ex(a, b)
+    if bool((info != 0).any()) or not bool(torch.isfinite(pi).all()) or bool(
+            (pi < -1e-12).any()):
+        raise ValueError("transitions: a chain has no unique stationary distribution "
+                         "(it is reducible or periodic in a way that leaves it undetermined)")
+    return pi.clamp_min(0.0) / pi.clamp_min(0.0).sum(-1, keepdim=True)
+
+
+def kl_rate(truth: Tensor, chains: Tensor) -> Tensor:
+    """Per-token KL from the chain ``truth`` to each of ``chains``, in nats.
+
+    ``sum_i pi(i) sum_j truth[i, j] log(truth[i, j] / chains[k, i, j])`` with pi the
+    stationary distribution of ``truth``: how fast, per token, the log-likelihood of
+    ``truth``'s sequences under chain k falls behind their log-likelihood under ``truth``.
+    The posterior of a pool that lacks ``truth`` concentrates on the chains with the
+    smallest rate.
+
+    Parameters
+    ----------
+    truth : Tensor, shape (V, V)
+    chains : Tensor, shape (K, V, V) or (V, V)
+
+    Returns
+    -------
+    Tensor, shape (K,) (or () for one chain), float64; inf where a chain gives probability 0
+    to a transition ``truth`` makes.
+    """
+    q = _check_chains("truth", truth)
+    if q.ndim != 2:
+        raise ValueError(f"truth must be one (V, V) matrix, got shape {tuple(q.shape)}")
+    p = _check_chains("chains", chains)
+    if p.shape[-1] != q.shape[-1] or p.ndim > 3:
+        raise ValueError(f"chains must be (K, V, V) or (V, V) with V = {q.shape[-1]}, got "
+                         f"shape {tuple(p.shape)}")
+    pi = stationary_distribution(q)
+    terms = torch.where(q > 0, q * (q.log() - p.log()), torch.zeros((), dtype=DTYPE))
+    return (pi[:, None] * terms).sum((-1, -2))
