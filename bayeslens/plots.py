@@ -1533,8 +1533,8 @@ def draw_next_token(
     p = _probabilities("exact", exact)
     v = p.shape[0]
     x = np.arange(v, dtype=float)
-    width = 0.38 if network is not None else 0.6
-    shift = width / 2 if network is not None else 0.0
+    width = 0.37 if network is not None else 0.6
+    shift = 0.2 if network is not None else 0.0  # a gap between the pair
     ax.bar(x - shift, p, width, color=COLORS["exact"], label="exact predictive")
     _bar_values(ax, x - shift, p)
     if network is not None:
@@ -1549,9 +1549,11 @@ def draw_next_token(
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("p(next token)")
     label = title or "next token"
-    ax.set_title(label if kl is None else f"{label}: KL(exact || {network_label}) = {kl:.4f} "
-                                          "nats")
-    legend_below(ax)
+    if kl is not None:  # small KLs in two significant digits, as the HTML book shows them
+        value = f"{kl:.4f}" if kl >= 1e-3 else f"{kl:.1e}"
+        label += f"\nKL(exact || {network_label}) = {value} nats"
+    ax.set_title(label)
+    legend_below(ax, ncols=2)
     return ax
 
 

@@ -8,11 +8,16 @@ network's, with their KL, and for a pool the exact posterior over its chains
 and :func:`bayeslens.plots.draw_chain_posterior`). Nothing is precomputed, so the built HTML
 book cannot run it; there the same explorer runs in the reader's browser
 (``bayeslens.webexport.live_explorer("markov_pool")``, with the presets of this module).
-Without ipywidgets it returns the figure of the starting prefix and warns.
+
+``mode="auto"`` gives the widgets, except where ``BAYESLENS_EXPLORER=static`` (set while the
+book's chapters are executed, ``bash scripts/book.sh execute``): there it gives the figure of
+the starting prefix, so a chapter stores a picture and no dead buttons. Without ipywidgets it
+also returns that figure, and warns.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Sequence
@@ -28,12 +33,14 @@ from bayeslens.sequences import DirichletMarkov, MarkovPool, dirichlet_markov_v3
 __all__ = [
     "DIRICHLET_PRESETS",
     "POOL_PRESETS",
+    "TokenFigure",
     "TokenPreset",
     "draw_next_token_view",
     "format_tokens",
     "has_ipywidgets",
     "parse_tokens",
     "presets_for",
+    "resolve_mode",
     "token_explorer",
 ]
 
@@ -189,6 +196,20 @@ def has_ipywidgets() -> bool:
     return True
 
 
+def resolve_mode(mode: str = "auto") -> str:
+    """The mode :func:`token_explorer` uses: ``"widgets"`` or ``"static"`` (a figure).
+
+    ``auto``: static where the environment variable ``BAYESLENS_EXPLORER`` is ``static`` (the
+    book's execution), else widgets. Widgets fall back to static without ipywidgets.
+    """
+    if mode not in ("auto", "widgets", "static"):
+        raise ValueError(f"mode must be 'auto', 'widgets' or 'static', got {mode!r}")
+    if mode == "auto":
+        env = os.environ.get("BAYESLENS_EXPLORER", "").strip().lower()
+        mode = "static" if env == "static" else "widgets"
+    return mode
+
+
 def _check_pair(model: object, prior: object) -> None:
     if not isinstance(model, SequenceModel):
         raise ValueError(f"model must be a SequenceModel, got {type(model).__name__}")
@@ -212,6 +233,7 @@ def token_explorer(
     *,
     tokens: str | Sequence[int] = "",
     presets: Sequence[TokenPreset] | None = None,
+    mode: str = "auto",
 ) -> Any:
     """Click or type tokens; see the exact and the network's next-token distributions.
 
@@ -225,12 +247,15 @@ def token_explorer(
         The starting prefix (text as :func:`parse_tokens` reads it).
     presets : sequence of TokenPreset, optional
         Default :func:`presets_for` the prior.
+    mode : {"auto", "widgets", "static"}
+        See :func:`resolve_mode`.
 
     Returns
     -------
-    ipywidgets.VBox
-        With the CSS class ``bayeslens-token-explorer``; where ipywidgets is missing, the
-        figure of the starting prefix (a matplotlib ``Figure``), with a warning that says so.
+    ipywidgets.VBox or TokenFigure
+        The widgets, with the CSS class ``bayeslens-token-explorer``; in static mode, or where
+        ipywidgets is missing (with a warning that says so), the figure of the starting prefix
+        (:class:`TokenFigure`).
     """
     _check_pair(model, prior)
     v = prior.vocab_size
@@ -238,6 +263,8 @@ def token_explorer(
     first = next_token_after(model, prior, start)  # checks the prefix
     chosen = tuple(presets_for(prior) if presets is None else presets)
     pool = isinstance(prior, MarkovPool)
+    if resolve_mode(mode) == "static":
+        return _static_figure(first, pool)
     if not has_ipywidgets():
         warnings.warn("ipywidgets is not installed, so the token explorer cannot take clicks: "
                       "here is the figure of its starting prefix (pip install ipywidgets)",
@@ -246,16 +273,26 @@ def token_explorer(
     return _widgets(model, prior, start, chosen, pool)
 
 
-def _static_figure(result: NextToken, pool: bool) -> Any:
-    from matplotlib.figure import Figure
+@dataclass(frozen=True)
+class TokenFigure:
+    """The explorer's figure for one prefix: PNG bytes, which a notebook shows, and the
+    numbers drawn.
 
-    from bayeslens.plots import book_style
+    Attributes
+    ----------
+    png : bytes
+    result : NextToken
+    """
 
-    with book_style():
-        fig = Figure(figsize=(7.5, 3.3), layout="constrained")
-        axes = fig.subplots(1, 2 if pool else 1)
-        draw_next_token_view(axes, result)
-    return fig
+    png: bytes
+    result: NextToken
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+
+def _static_figure(result: NextToken, pool: bool) -> TokenFigure:
+    return TokenFigure(_figure_png(result, pool, None), result)
 
 
 def _widgets(

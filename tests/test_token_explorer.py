@@ -169,6 +169,9 @@ def test_draw_next_token_labels_both_sides():
     _, ax = _axes()
     plots.draw_next_token(ax, [0.2, 0.5, 0.3], [0.25, 0.45, 0.3], kl=0.0123)
     assert "KL(exact || network) = 0.0123 nats" in ax.get_title()
+    _, ax = _axes()
+    plots.draw_next_token(ax, [0.2, 0.5, 0.3], [0.2, 0.5, 0.3], kl=2.5e-5)
+    assert ax.get_title() == "next token\nKL(exact || network) = 2.5e-05 nats"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["token 0", "token 1", "token 2"]
     assert len(ax.patches) == 6
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -236,7 +239,8 @@ def _find(box, cls):
 
 def test_widget_buttons_text_undo_and_presets(pool_model):
     w = pytest.importorskip("ipywidgets")
-    box = token_explorer.token_explorer(pool_model, markov_pool_v3(), tokens="01")
+    box = token_explorer.token_explorer(pool_model, markov_pool_v3(), tokens="01",
+                                        mode="widgets")
     assert "bayeslens-token-explorer" in box._dom_classes
     buttons = {b.description: b for b in _find(box, w.Button)}
     (text,) = _find(box, w.Text)
@@ -269,7 +273,7 @@ def test_widget_buttons_text_undo_and_presets(pool_model):
 def test_widget_at_the_longest_prefix_refuses_a_click(dirichlet_model):
     w = pytest.importorskip("ipywidgets")
     box = token_explorer.token_explorer(dirichlet_model, dirichlet_markov_v3(),
-                                        tokens=[1] * 63)
+                                        tokens=[1] * 63, mode="widgets")
     buttons = {b.description: b for b in _find(box, w.Button)}
     buttons["0"].click()
     _, message = _find(box, w.HTML)
@@ -279,9 +283,24 @@ def test_widget_at_the_longest_prefix_refuses_a_click(dirichlet_model):
 def test_without_ipywidgets_a_figure_and_a_warning(pool_model, monkeypatch):
     monkeypatch.setattr(token_explorer, "has_ipywidgets", lambda: False)
     with pytest.warns(UserWarning, match="ipywidgets is not installed"):
-        fig = token_explorer.token_explorer(pool_model, markov_pool_v3(), tokens="012")
-    assert isinstance(fig, Figure)
-    assert len(fig.axes) == 2
+        fig = token_explorer.token_explorer(pool_model, markov_pool_v3(), tokens="012",
+                                            mode="widgets")
+    assert isinstance(fig, token_explorer.TokenFigure)
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    assert fig.result.prefix == (0, 1, 2)
+
+
+def test_static_mode_is_a_figure_where_the_book_is_executed(pool_model, monkeypatch):
+    # the book's chapters are executed with BAYESLENS_EXPLORER=static: no dead buttons stored
+    monkeypatch.setenv("BAYESLENS_EXPLORER", "static")
+    assert token_explorer.resolve_mode() == "static"
+    fig = token_explorer.token_explorer(pool_model, markov_pool_v3(), tokens="0")
+    assert isinstance(fig, token_explorer.TokenFigure)
+    monkeypatch.delenv("BAYESLENS_EXPLORER")
+    assert token_explorer.resolve_mode() == "widgets"
+    assert token_explorer.resolve_mode("static") == "static"
+    with pytest.raises(ValueError, match="mode must be 'auto', 'widgets' or 'static'"):
+        token_explorer.resolve_mode("live")
 
 
 def test_token_explorer_refuses_bad_arguments(pool_model):
