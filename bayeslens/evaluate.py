@@ -833,6 +833,8 @@ def _check_prefix(prefix: object, vocab_size: int, max_prefix: int) -> tuple[int
             raise ValueError(f"prefix must be a 1-d integer tensor, got shape "
                              f"{tuple(prefix.shape)} and dtype {prefix.dtype}")
         prefix = prefix.tolist()
+    elif hasattr(prefix, "tolist") and hasattr(prefix, "ndim"):  # a numpy array
+        prefix = prefix.tolist() if prefix.ndim == 1 else prefix
     if isinstance(prefix, str | bytes) or not isinstance(prefix, list | tuple):
         raise ValueError(f"prefix must be a sequence of ints, got {type(prefix).__name__} "
                          "(parse typed text with bayeslens.token_explorer.parse_tokens)")
@@ -859,7 +861,7 @@ def next_token_after(
     model : SequenceModel
     prior : MarkovPool or DirichletMarkov
         Its ``vocab_size`` must be the model's.
-    prefix : sequence of int, or Tensor of shape (t,)
+    prefix : sequence of int, or Tensor or array of shape (t,)
         0 <= t <= ``model.config.max_length - 1`` tokens in 0 .. V-1: the prediction after
         them is the model's output at position t, which reads its start token and t tokens.
 

@@ -275,6 +275,8 @@ class TokenSpec:
     ----------
     name : str
         Its folder in the export and ``live_explorer(name)``.
+    title : str
+        Shown above the explorer.
     prior : callable
         Returns the prior (:func:`~bayeslens.sequences.markov_pool_v3` or
         :func:`~bayeslens.sequences.dirichlet_markov_v3`).
@@ -485,8 +487,7 @@ def _token_files(spec: TokenSpec, dtype: str) -> dict[str, bytes]:
             "title": spec.title,
             "kind": "tokens",
             "max_prefix": model.config.max_length - 1,
-            "presets": [{"label": p.label, "tokens": list(p.tokens()), "chain": p.chain}
-                        for p in spec.presets],
+            "presets": [{"label": p.label, "tokens": list(p.tokens())} for p in spec.presets],
         },
         "prior": sequence_prior_json(prior),
         "model": {

@@ -74,6 +74,16 @@ def test_pool_next_token_matches_the_package_at_every_position(pool_model):
         assert r.kl >= 0
 
 
+def test_prefix_as_list_tensor_or_array_is_the_same(pool_model):
+    pool = markov_pool_v3()
+    want = next_token_after(pool_model, pool, [0, 2, 1])
+    for prefix in ((0, 2, 1), torch.tensor([0, 2, 1]), np.array([0, 2, 1])):
+        got = next_token_after(pool_model, pool, prefix)
+        assert got.prefix == (0, 2, 1)
+        assert torch.equal(got.exact, want.exact)
+        assert torch.equal(got.network, want.network)
+
+
 def test_longest_prefix_and_one_more(pool_model):
     pool = markov_pool_v3()
     most = pool_model.config.max_length - 1
