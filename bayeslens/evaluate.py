@@ -27,6 +27,9 @@ priors of :mod:`bayeslens.linear` with d input features,
   exact predictive, the in-context uniform, unigram and bigram predictors
   (:mod:`bayeslens.sequence_posterior`) and a network, compared the same way, per position;
   :func:`kl_per_token` and :func:`summarise_per_token` for paired differences of such KLs.
+* :func:`next_token_after`: for one prefix the reader types, the exact and the network's
+  next-token distributions, their KL and (for a pool) the posterior over the chains; the token
+  explorers (:mod:`bayeslens.token_explorer`, and in the HTML book its JavaScript twin) show it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from bayeslens.sequence_model import SequenceModel
 from bayeslens.sequence_posterior import (
     bigram_log_probs,
     check_tokens,
+    log_posterior,
     next_token_log_probs,
     uniform_log_probs,
     unigram_log_probs,
@@ -66,6 +70,7 @@ __all__ = [
     "FamilyWeight",
     "GapResult",
     "MeanGap",
+    "NextToken",
     "SequenceKL",
     "baseline_kls",
     "exact_nll",
@@ -80,6 +85,7 @@ __all__ = [
     "network_family_weight",
     "network_flatness",
     "network_switch_slope",
+    "next_token_after",
     "nll_gap",
     "predictor_kl",
     "predictor_log_probs",
@@ -794,3 +800,90 @@ def baseline_kls(
     exact = predictor_log_probs("exact", prior, tokens)
     return {name: kl_from_log_probs(exact, predictor_log_probs(name, prior, tokens, alpha=alpha))
             for name in BASELINES}
+
+
+@dataclass(frozen=True)
+class NextToken:
+    """The next token after one prefix: the exact predictive beside the network's.
+
+    Attributes
+    ----------
+    prefix : tuple of int
+        x_1 .. x_t, t >= 0 tokens.
+    exact, network : Tensor, shape (V,), float64
+        p(x_{t+1} = v | prefix) and the network's q(x_{t+1} = v | prefix); after no tokens,
+        the exact side is the initial distribution.
+    kl : float
+        KL(exact || network), nats.
+    posterior : Tensor, shape (K,), float64, or None
+        For a :class:`~bayeslens.sequences.MarkovPool`, p(chain k | prefix) (the prior after
+        no tokens); None for a DirichletMarkov, which has no finite set of chains.
+    """
+
+    prefix: tuple[int, ...]
+    exact: Tensor
+    network: Tensor
+    kl: float
+    posterior: Tensor | None
+
+
+def _check_prefix(prefix: object, vocab_size: int, max_prefix: int) -> tuple[int, ...]:
+    if isinstance(prefix, Tensor):
+        if prefix.ndim != 1 or prefix.dtype.is_floating_point:
+            raise ValueError(f"prefix must be a 1-d integer tensor, got shape "
+                             f"{tuple(prefix.shape)} and dtype {prefix.dtype}")
+        prefix = prefix.tolist()
+    elif hasattr(prefix, "tolist") and hasattr(prefix, "ndim"):  # a numpy array
+        prefix = prefix.tolist() if prefix.ndim == 1 else prefix
+    if isinstance(prefix, str | bytes) or not isinstance(prefix, list | tuple):
+        raise ValueError(f"prefix must be a sequence of ints, got {type(prefix).__name__} "
+                         "(parse typed text with bayeslens.token_explorer.parse_tokens)")
+    bad = [v for v in prefix if not isinstance(v, int) or isinstance(v, bool)
+           or not 0 <= v < vocab_size]
+    if bad:
+        raise ValueError(f"prefix must hold tokens 0 .. {vocab_size - 1}, got {bad[0]!r}")
+    if len(prefix) > max_prefix:
+        raise ValueError(
+            f"prefix has {len(prefix)} tokens; the network reads at most {max_prefix} before "
+            f"it predicts the next (max_length={max_prefix + 1} positions, its start token "
+            "included)"
+        )
+    return tuple(prefix)
+
+
+def next_token_after(
+    model: SequenceModel, prior: MarkovPool | DirichletMarkov, prefix: object
+) -> NextToken:
+    """The exact and the network's distribution of the token after ``prefix``.
+
+    Parameters
+    ----------
+    model : SequenceModel
+    prior : MarkovPool or DirichletMarkov
+        Its ``vocab_size`` must be the model's.
+    prefix : sequence of int, or Tensor or array of shape (t,)
+        0 <= t <= ``model.config.max_length - 1`` tokens in 0 .. V-1: the prediction after
+        them is the model's output at position t, which reads its start token and t tokens.
+
+    Returns
+    -------
+    NextToken
+
+    Raises
+    ------
+    ValueError
+        Naming ``prefix`` for a token outside the vocabulary or a prefix longer than the
+        network reads; from the exact side if a pool gives the prefix probability 0.
+    """
+    _check_sequence_pair(model, prior)
+    x = _check_prefix(prefix, prior.vocab_size, model.config.max_length - 1)
+    t = len(x)
+    # a placeholder token after the prefix: position t predicts it, nothing reads it
+    tokens = torch.tensor([[*x, 0]], dtype=torch.int64)  # (1, t + 1)
+    log_p = next_token_log_probs(prior, tokens)[0, t]  # (V,) float64
+    log_q = _model_log_probs(model, tokens, 1)[0, t]  # (V,) float64 of float32 outputs
+    kl = float(kl_per_token(log_p[None, None], log_q[None, None]))
+    post = None
+    if isinstance(prior, MarkovPool):
+        post = (log_posterior(prior, tokens[:, :t])[0, t] if t else prior.log_prior()).exp()
+    return NextToken(x, log_p.exp(), log_q.exp(), kl, post)

@@ -43,11 +43,13 @@ __all__ = [
     "FIGURE_WIDTH",
     "POSTERIOR_COLORS",
     "PREDICTOR_STYLES",
+    "TOKEN_COLORS",
     "Band",
     "LiveLossCurve",
     "book_style",
     "budget_text",
     "draw_band",
+    "draw_chain_posterior",
     "draw_chain_posterior_by_position",
     "draw_coin_convergence",
     "draw_coin_posterior",
@@ -69,6 +71,7 @@ __all__ = [
     "draw_kl_curves",
     "draw_latent_weights",
     "draw_loss_curve",
+    "draw_next_token",
     "draw_phase_sum",
     "draw_phase_weights",
     "draw_pool_distances",
@@ -100,6 +103,11 @@ COLORS = {
 
 FAMILY_COLORS = ("C4", "C8")
 """Colours of a mixture's families, in the prior's order (E3: sines purple, lines olive)."""
+
+TOKEN_COLORS = ("#6a3d9a", "#1b7837", "#8c510a")
+"""Colours of the tokens 0, 1, 2 of the sequence priors (purple, green, brown: apart from the
+exact blue and the network orange); the token explorers' buttons use the same
+(``book/vendor/bayeslens/live-tokens.js``)."""
 
 FIGURE_WIDTH = 7.5
 """Width in inches of a figure in the text column (at the chapters' 90 dpi: 675 pixels)."""
@@ -1712,4 +1720,99 @@ def draw_pool_distances(
         colors=(PREDICTOR_STYLES["exact"][0], PREDICTOR_STYLES["bigram"][0]), size="K",
         xlabel="pool size K (chains)", threshold=threshold, ylabel=ylabel, title=title)
     ax.set_xticks(sizes, [f"{v:,.0f}" for v in sizes])
+    return ax
+
+
+def _probabilities(name: str, values: ArrayLike, n: int | None = None) -> np.ndarray:
+    """``values`` as a 1-d array of probabilities summing to 1 (of length ``n``), else
+    ValueError naming the argument."""
+    p = _np(values)
+    if p.ndim != 1 or (n is not None and p.shape[0] != n) or p.shape[0] < 1:
+        want = f"({n},)" if n is not None else "(n,)"
+        raise ValueError(f"{name} must have shape {want}, got shape {p.shape}")
+    if not np.isfinite(p).all() or (p < 0).any() or abs(p.sum() - 1) > 1e-6:
+        raise ValueError(f"{name} must hold finite probabilities >= 0 that sum to 1")
+    return p
+
+
+def _bar_values(ax: Axes, x: np.ndarray, p: np.ndarray) -> None:
+    for xi, pi in zip(x, p, strict=True):
+        ax.text(xi, pi + 0.015, f"{pi:.3f}", ha="center", va="bottom", fontsize="small")
+
+
+def draw_next_token(
+    ax: Axes,
+    exact: ArrayLike,
+    network: ArrayLike | None = None,
+    *,
+    kl: float | None = None,
+    network_label: str = "network",
+    title: str | None = None,
+) -> Axes:
+    """The next token's distribution: exact (filled blue bars) beside the network's (orange
+    outlined, hatched bars), one pair per token, each bar labelled with its probability.
+
+    Parameters
+    ----------
+    exact : array-like, shape (V,)
+        p(x_{t+1} = v | x_1..x_t), e.g. ``NextToken.exact``.
+    network : array-like, shape (V,), optional
+    kl : float, optional
+        KL(exact || network) in nats, shown in the title.
+    """
+    p = _probabilities("exact", exact)
+    v = p.shape[0]
+    x = np.arange(v, dtype=float)
+    width = 0.37 if network is not None else 0.6
+    shift = 0.2 if network is not None else 0.0  # a gap between the pair
+    ax.bar(x - shift, p, width, color=COLORS["exact"], label="exact predictive")
+    _bar_values(ax, x - shift, p)
+    if network is not None:
+        q = _probabilities("network", network, v)
+        ax.bar(x + shift, q, width, facecolor="white", edgecolor=COLORS["network"], lw=1.8,
+               hatch="///", label=network_label)
+        _bar_values(ax, x + shift, q)
+    ax.set_xticks(x, [f"token {i}" for i in range(v)])
+    for i, tick in enumerate(ax.get_xticklabels()):
+        tick.set_color(TOKEN_COLORS[i % len(TOKEN_COLORS)])
+        tick.set_fontweight("bold")
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("p(next token)")
+    label = title or "next token"
+    if kl is not None:  # small KLs in two significant digits, as the HTML book shows them
+        value = f"{kl:.4f}" if kl >= 1e-3 else f"{kl:.1e}"
+        label += f"\nKL(exact || {network_label}) = {value} nats"
+    ax.set_title(label)
+    legend_below(ax, ncols=2)
+    return ax
+
+
+def draw_chain_posterior(
+    ax: Axes, posterior: ArrayLike, *, true_chain: int | None = None, title: str | None = None
+) -> Axes:
+    """The exact posterior over a pool's K chains as bars, each labelled in percent.
+
+    Parameters
+    ----------
+    posterior : array-like, shape (K,)
+        p(chain k | x_1..x_t), e.g. ``NextToken.posterior``.
+    true_chain : int, optional
+        The chain that drew the sequence, if known: its bar is outlined in black.
+    """
+    w = _probabilities("posterior", posterior)
+    k = np.arange(w.shape[0])
+    if true_chain is not None and not (isinstance(true_chain, int)
+                                       and 0 <= true_chain < w.shape[0]):
+        raise ValueError(f"true_chain must be an int in 0 .. {w.shape[0] - 1}, got "
+                         f"{true_chain!r}")
+    edges = ["black" if i == true_chain else COLORS["exact"] for i in k]
+    ax.bar(k, w, 0.7, color=COLORS["exact"], edgecolor=edges, lw=1.8)
+    for ki, wi in zip(k, w, strict=True):
+        ax.text(float(ki), wi + 0.015, f"{100 * wi:.0f}%", ha="center", va="bottom",
+                fontsize="small")
+    ax.set_xticks(k, [str(i) for i in k])
+    ax.set_xlabel("chain k of the pool")
+    ax.set_ylabel("p(chain k | prefix)")
+    ax.set_ylim(0, 1.08)
+    ax.set_title(title or "exact posterior over the chains")
     return ax

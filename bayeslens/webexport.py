@@ -2,12 +2,15 @@
 
 A *live explorer* is a block in a chapter of the HTML book where the reader puts down context
 points (or moves sliders) and the page itself recomputes the exact posterior predictive (PPD)
-of a prior and the forward pass of a shipped PFN, with no kernel. The JavaScript that does it
-lives in ``book/vendor/bayeslens/live*.js``; it never holds its own copy of a fact the
-package owns. This module writes those facts (the prior's grids and weights, the model's
-config, weights and bar-distribution borders, the query points and the sliders) to files the
-page loads, and ``tests/test_webexport.py`` regenerates them and checks that the committed
-copy is current, so it cannot go stale.
+of a prior and the forward pass of a shipped PFN, with no kernel. A *token explorer* (in
+:data:`TOKEN_EXPLORERS`) does the same for a sequence prior and a shipped sequence model: the
+reader clicks or types tokens, and the page computes the exact next-token predictive (and a
+pool's posterior over its chains) and the causal transformer's forward pass. The JavaScript
+that does it lives in ``book/vendor/bayeslens/live*.js``; it never holds its own copy of a
+fact the package owns. This module writes those facts (the prior's grids and weights, the
+model's config, weights and bar-distribution borders, the query points and the sliders) to
+files the page loads, and ``tests/test_webexport.py`` regenerates them and checks that the
+committed copy is current, so it cannot go stale.
 
     python -m bayeslens.webexport            # (re)write book/vendor/bayeslens/live/
     python -m bayeslens.webexport --check    # exit status 1 if the committed copy is stale
@@ -16,11 +19,14 @@ Run it when a shipped model or a paper prior changes. In a chapter, a cell endin
 ``live_explorer("steps")`` shows the block (an HTML output: in the built book the page's
 script brings it to life; in a notebook it says where it runs).
 
-Each explorer ``NAME`` in :data:`EXPLORERS` is written to ``OUT/NAME/``:
+Each explorer ``NAME`` in :data:`EXPLORERS` or :data:`TOKEN_EXPLORERS` is written to
+``OUT/NAME/``:
 
-* ``explorer.json``: settings, the prior (axes as values and log weights, float64), the
-  model's config, the bar distribution's borders (float32 values) and the index of
-  ``weights.bin`` (name, shape, byte offset of each tensor);
+* ``explorer.json``: settings, the prior (axes as values and log weights, float64; for a
+  sequence prior its transition matrices, initial distribution and chain weights, or its
+  Dirichlet alpha), the model's config, a PFN's bar-distribution borders (float32 values) and
+  the index of ``weights.bin`` (name, shape, byte offset of each tensor); a token explorer's
+  also its preset sequences (:mod:`bayeslens.token_explorer`);
 * ``weights.bin``: the model's tensors, little-endian, each at an 8-byte aligned offset, in
   :data:`WEIGHTS_DTYPE`;
 
@@ -44,25 +50,35 @@ import numpy as np
 import torch
 
 from bayeslens import paper
-from bayeslens.checkpoints import load_pretrained
-from bayeslens.model import PFN
+from bayeslens.checkpoints import load_pretrained, load_pretrained_sequence_model
 from bayeslens.posterior import _unique_sums
 from bayeslens.priors import Axis, Mixture, Prior, SinePrior, StepPrior
+from bayeslens.sequences import (
+    DirichletMarkov,
+    MarkovPool,
+    SequencePrior,
+    dirichlet_markov_v3,
+    markov_pool_v3,
+)
+from bayeslens.token_explorer import DIRICHLET_PRESETS, POOL_PRESETS, TokenPreset
 
 __all__ = [
     "DEFAULT_OUT",
     "EXPLORERS",
     "FORMAT_VERSION",
+    "TOKEN_EXPLORERS",
     "WEIGHTS_DTYPE",
     "ContextFunction",
     "LiveExplorer",
     "LiveSpec",
     "Slider",
+    "TokenSpec",
     "check",
     "export",
     "export_files",
     "live_explorer",
     "main",
+    "sequence_prior_json",
 ]
 
 FORMAT_VERSION = 1
@@ -251,6 +267,54 @@ EXPLORERS: dict[str, LiveSpec] = {
 """The live explorers the book shows, by name."""
 
 
+@dataclass(frozen=True)
+class TokenSpec:
+    """One token explorer: a sequence prior, a shipped sequence model and preset sequences.
+
+    Attributes
+    ----------
+    name : str
+        Its folder in the export and ``live_explorer(name)``.
+    title : str
+        Shown above the explorer.
+    prior : callable
+        Returns the prior (:func:`~bayeslens.sequences.markov_pool_v3` or
+        :func:`~bayeslens.sequences.dirichlet_markov_v3`).
+    model : str
+        The shipped model, as for
+        :func:`~bayeslens.checkpoints.load_pretrained_sequence_model`.
+    presets : tuple of TokenPreset
+        Sequences the reader loads with one click.
+    """
+
+    name: str
+    title: str
+    prior: Callable[[], SequencePrior]
+    model: str
+    presets: tuple[TokenPreset, ...]
+
+
+TOKEN_EXPLORERS: dict[str, TokenSpec] = {
+    "markov_pool": TokenSpec(
+        name="markov_pool",
+        title="A pool of 8 Markov chains: the exact next token and the shipped markov_pool "
+              "transformer",
+        prior=markov_pool_v3,
+        model="markov_pool",
+        presets=POOL_PRESETS,
+    ),
+    "markov_dirichlet": TokenSpec(
+        name="markov_dirichlet",
+        title="Fresh Dirichlet rows: the exact next token (bigram counts) and the shipped "
+              "markov_dirichlet transformer",
+        prior=dirichlet_markov_v3,
+        model="markov_dirichlet",
+        presets=DIRICHLET_PRESETS,
+    ),
+}
+"""The token explorers the book shows, by name (distinct from :data:`EXPLORERS`' names)."""
+
+
 # --------------------------------------------------------------------------------------------
 # Priors and models as JSON
 # --------------------------------------------------------------------------------------------
@@ -311,8 +375,41 @@ def prior_json(prior: Prior) -> dict[str, Any]:
     )
 
 
-def weights_blob(model: PFN, dtype: str = WEIGHTS_DTYPE) -> tuple[bytes, list[dict[str, Any]]]:
-    """The model's parameters as one little-endian blob and its index.
+def sequence_prior_json(prior: SequencePrior) -> dict[str, Any]:
+    """A sequence prior as the JSON the browser's exact next-token predictive reads.
+
+    A pool: its transition matrices (K, V, V) flattened in C order, initial distribution (V,)
+    and chain weights (K,), as probabilities (float64); a DirichletMarkov: alpha and the
+    initial distribution.
+    """
+    if isinstance(prior, MarkovPool):
+        return {
+            "family": "markov_pool",
+            "name": prior.name,
+            "vocab_size": prior.vocab_size,
+            "n_chains": prior.n_chains,
+            "transitions": _floats(prior.transitions),
+            "initial": _floats(prior.log_initial.exp()),
+            "weights": _floats(prior.log_weights.exp()),
+        }
+    if isinstance(prior, DirichletMarkov):
+        return {
+            "family": "dirichlet_markov",
+            "name": prior.name,
+            "vocab_size": prior.vocab_size,
+            "alpha": prior.alpha,
+            "initial": _floats(prior.log_initial.exp()),
+        }
+    raise ValueError(
+        f"prior must be a MarkovPool or a DirichletMarkov, got {type(prior).__name__}"
+    )
+
+
+def weights_blob(
+    model: torch.nn.Module, dtype: str = WEIGHTS_DTYPE
+) -> tuple[bytes, list[dict[str, Any]]]:
+    """The model's parameters (a PFN's or a sequence model's) as one little-endian blob and
+    its index.
 
     Returns
     -------
@@ -366,8 +463,49 @@ def _spec_json(spec: LiveSpec, prior: Prior) -> dict[str, Any]:
     }
 
 
-def export_files(spec: LiveSpec, dtype: str = WEIGHTS_DTYPE) -> dict[str, bytes]:
+def _weights_json(blob: bytes, index: list[dict[str, Any]], dtype: str) -> dict[str, Any]:
+    return {"file": "weights.bin", "dtype": dtype, "bytes": len(blob), "sha256": _sha256(blob),
+            "tensors": index}
+
+
+def _token_files(spec: TokenSpec, dtype: str) -> dict[str, bytes]:
+    prior = spec.prior()
+    model = load_pretrained_sequence_model(spec.model)
+    if model.config.positions != "learned" or not model.config.norm_first:
+        raise ValueError(f"model {spec.model!r}: the browser runs learned positions and "
+                         "pre-layer-norm only")
+    if model.config.vocab_size != prior.vocab_size:
+        raise ValueError(f"model {spec.model!r} has vocab_size {model.config.vocab_size}, "
+                         f"the prior {prior.vocab_size}")
+    blob, index = weights_blob(model, dtype)
+    card = model.metadata
+    doc = {
+        "format": "bayeslens-live",
+        "format_version": FORMAT_VERSION,
+        "explorer": {
+            "name": spec.name,
+            "title": spec.title,
+            "kind": "tokens",
+            "max_prefix": model.config.max_length - 1,
+            "presets": [{"label": p.label, "tokens": list(p.tokens())} for p in spec.presets],
+        },
+        "prior": sequence_prior_json(prior),
+        "model": {
+            "name": spec.model,
+            "config": model.config.to_dict(),
+            "source_sha256": card.get("weights_sha256"),
+            "prior_name": (card.get("prior") or {}).get("name"),
+            "weights": _weights_json(blob, index, dtype),
+        },
+    }
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n"
+    return {"explorer.json": text.encode(), "weights.bin": blob}
+
+
+def export_files(spec: LiveSpec | TokenSpec, dtype: str = WEIGHTS_DTYPE) -> dict[str, bytes]:
     """The files of one explorer, by name: ``explorer.json`` and ``weights.bin``."""
+    if isinstance(spec, TokenSpec):
+        return _token_files(spec, dtype)
     prior = spec.prior()
     model = load_pretrained(spec.model)
     if model.bar is None:
@@ -388,25 +526,30 @@ def export_files(spec: LiveSpec, dtype: str = WEIGHTS_DTYPE) -> dict[str, bytes]
             "source_sha256": card.get("weights_sha256"),
             "prior_name": (card.get("prior") or {}).get("name"),
             "borders": _floats(model.bar.borders),
-            "weights": {
-                "file": "weights.bin",
-                "dtype": dtype,
-                "bytes": len(blob),
-                "sha256": _sha256(blob),
-                "tensors": index,
-            },
+            "weights": _weights_json(blob, index, dtype),
         },
     }
     text = json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n"
     return {"explorer.json": text.encode(), "weights.bin": blob}
 
 
+def _spec(name: str) -> LiveSpec | TokenSpec:
+    """The explorer ``name``, of either kind, else ValueError listing the known names."""
+    spec = EXPLORERS.get(name) or TOKEN_EXPLORERS.get(name)
+    if spec is None:
+        known = sorted([*EXPLORERS, *TOKEN_EXPLORERS])
+        raise ValueError(f"no live explorer named {name!r}; known: {known}")
+    return spec
+
+
+def _all_names() -> list[str]:
+    return [*EXPLORERS, *TOKEN_EXPLORERS]
+
+
 def _all_files(names: Sequence[str], dtype: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for name in names:
-        if name not in EXPLORERS:
-            raise ValueError(f"no live explorer named {name!r}; known: {sorted(EXPLORERS)}")
-        for fname, data in export_files(EXPLORERS[name], dtype).items():
+        for fname, data in export_files(_spec(name), dtype).items():
             files[f"{name}/{fname}"] = data
     manifest = {
         "format": "bayeslens-live-manifest",
@@ -429,7 +572,7 @@ def export(
     """
     root = Path(out)
     written = []
-    for rel, data in _all_files(list(names or EXPLORERS), dtype).items():
+    for rel, data in _all_files(list(names or _all_names()), dtype).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.is_file() or path.read_bytes() != data:
@@ -441,7 +584,7 @@ def export(
 def check(out: str | Path = DEFAULT_OUT, dtype: str = WEIGHTS_DTYPE) -> list[str]:
     """Files under ``out`` that differ from a fresh export (missing, changed or extra)."""
     root = Path(out)
-    fresh = _all_files(list(EXPLORERS), dtype)
+    fresh = _all_files(_all_names(), dtype)
     stale = [rel for rel, data in fresh.items()
              if not (root / rel).is_file() or (root / rel).read_bytes() != data]
     if root.is_dir():
@@ -467,7 +610,17 @@ class LiveExplorer:
     name: str
 
     def _repr_html_(self) -> str:
-        spec = EXPLORERS[self.name]
+        spec = _spec(self.name)
+        if isinstance(spec, TokenSpec):
+            return (
+                f'<div class="bayeslens-live" data-explorer="{html.escape(spec.name)}" '
+                'data-kind="tokens"><p class="bayeslens-live-message">'
+                f"<strong>Live explorer</strong> ({html.escape(spec.title)}). It runs in the "
+                "pages of the HTML book, where your browser computes the exact next-token "
+                "predictive and the network for the tokens you click or type (JavaScript, no "
+                "kernel). In a notebook, token_explorer (bayeslens.token_explorer) is the same "
+                "explorer in Python.</p></div>"
+            )
         return (
             f'<div class="bayeslens-live" data-explorer="{html.escape(spec.name)}">'
             '<p class="bayeslens-live-message">'
@@ -482,9 +635,9 @@ class LiveExplorer:
 
 
 def live_explorer(name: str) -> LiveExplorer:
-    """The live explorer ``name`` (a key of :data:`EXPLORERS`), for a chapter cell to show."""
-    if name not in EXPLORERS:
-        raise ValueError(f"no live explorer named {name!r}; known: {sorted(EXPLORERS)}")
+    """The live explorer ``name`` (a key of :data:`EXPLORERS` or :data:`TOKEN_EXPLORERS`),
+    for a chapter cell to show."""
+    _spec(name)
     return LiveExplorer(name)
 
 

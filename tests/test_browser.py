@@ -10,7 +10,11 @@ posterior and the network computed in the page, ``book/vendor/bayeslens/live*.js
 drives each one through its test hook ``window.bayeslensLive`` on reference contexts and
 compares the numbers with Python's (exact PPD mean and 95% band to 1e-6, network to 1e-3),
 checks the bad states (no points, too many, outside the x range) show a message and no NaN,
-and clicks, drags and removes points with the mouse. On every chapter page, no code block
+and clicks, drags and removes points with the mouse. Token explorers (chapter 13: click or
+type tokens, see the exact next token and the sequence model's) are driven the same way
+through their ``setTokens`` / ``setText`` hooks and by clicking and typing, compared with
+:func:`bayeslens.evaluate.next_token_after`, and shown on a phone-sized viewport, where
+nothing may overflow. On every chapter page, no code block
 (a cell's source, hidden ones opened, or a code fence) may scroll sideways at 1280x900: its
 lines fit the text column (77 characters). Screenshots go to ``_build/screenshots/``
 (git-ignored): every page, and every chapter again in greyscale (``NAME-grey.png``) and as
@@ -28,6 +32,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -333,10 +338,21 @@ EXACT_TOL = 1e-6
 NETWORK_TOL = 1e-3
 
 
-def _live_pages() -> list[str]:
+LIVE_BOX = re.compile(r'<div class="bayeslens-live"([^>]*)>')
+
+
+def _live_pages(kind: str = "regression") -> list[str]:
+    """Built pages with a live explorer of ``kind``: "regression" (points on a plot) or
+    "tokens" (a token explorer, ``data-kind="tokens"``)."""
     if not (HTML / "book").exists():
         return []
-    return [p for p in _pages() if 'class="bayeslens-live"' in (HTML / p).read_text()]
+    out = []
+    for p in _pages():
+        boxes = LIVE_BOX.findall((HTML / p).read_text())
+        kinds = {"tokens" if 'data-kind="tokens"' in b else "regression" for b in boxes}
+        if kind in kinds:
+            out.append(p)
+    return out
 
 
 def _open_live(browser: Browser, server: str, page_path: str) -> tuple[Page, list[str]]:
@@ -346,12 +362,16 @@ def _open_live(browser: Browser, server: str, page_path: str) -> tuple[Page, lis
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # which file a "Failed to load resource" console error was about
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 else None)
     page.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname
                in ("127.0.0.1", "localhost") else route.abort())
     page.goto(f"{server}/{page_path}", wait_until="networkidle")
     page.wait_for_function("() => (window.bayeslensLive || []).length > 0")
     # the entries are in page order; each loads its data on first use
-    page.evaluate("() => Promise.all(window.bayeslensLive.map(e => e.setContext([], [])))")
+    page.evaluate("() => Promise.all(window.bayeslensLive.map(e => e.kind === 'tokens'"
+                  " ? e.setTokens([]) : e.setContext([], [])))")
     return page, errors
 
 
@@ -464,7 +484,10 @@ def test_live_explorer_matches_python(browser: Browser, server: str, page_path: 
         "() => [...document.querySelectorAll('.bayeslens-live')].map(b => b.dataset.explorer)"
     )
     assert names == in_page, "the hook lists the explorers in page order"
+    kinds = page.evaluate("() => window.bayeslensLive.map(e => e.kind)")
     for i, name in enumerate(names):
+        if kinds[i] == "tokens":
+            continue  # test_token_explorer_matches_python
         for label, (x, y) in _reference_contexts(name).items():
             got = page.evaluate("([i, x, y]) => window.bayeslensLive[i].setContext(x, y)",
                                 [i, x, y])
@@ -504,6 +527,7 @@ def test_live_explorer_by_mouse(browser: Browser, server: str, page_path: str) -
     if page_path not in _live_pages():
         _unavailable(f"{page_path} has no live explorer in the built book")
     page, errors = _open_live(browser, server, page_path)
+    assert page.evaluate("() => window.bayeslensLive[0].kind") == "regression"
     name = page.evaluate("() => window.bayeslensLive[0].name")
     box = page.locator(".bayeslens-live").first
     box.scroll_into_view_if_needed()
@@ -541,5 +565,182 @@ def test_live_explorer_by_mouse(browser: Browser, server: str, page_path: str) -
     r = _wait_result(page, 0, "r.n_context > 1")
     _compare(name, "context from the slider", r)
     _no_nan_on_screen(page, 0)
+    page.context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+# --------------------------------------------------------------------------------------------
+# Token explorers
+# --------------------------------------------------------------------------------------------
+
+TOKEN_EXACT_TOL = 1e-12
+"""The exact side (next token and chain posterior) is float64 on both sides, sums of logs of
+the same exported numbers: measured within 2e-15."""
+TOKEN_NETWORK_TOL = 1e-6
+"""The network's next-token probabilities: float32 weights and activations on both sides,
+with different summation orders (JavaScript accumulates in float64). Measured in headless
+Chromium over the presets, constant prefixes and 32 prior sequences of 1 to 63 tokens per
+explorer: within 1.7e-7 (the KL too), one or two float32 roundings of a probability; the
+tolerance leaves a factor of 5."""
+PHONE = {"width": 390, "height": 844}
+
+
+def _token_prefixes(name: str) -> dict[str, list[int]]:
+    """Prefixes written by Python: none, one token, each preset, prior sequences of growing
+    length up to the longest the network reads, and a constant one."""
+    import torch
+
+    from bayeslens import webexport
+    from bayeslens.checkpoints import load_pretrained_sequence_model
+
+    spec = webexport.TOKEN_EXPLORERS[name]
+    most = load_pretrained_sequence_model(spec.model).config.max_length - 1
+    gen = torch.Generator().manual_seed(11)
+    prior = spec.prior()
+    out: dict[str, list[int]] = {"no tokens": [], "one token": [2]}
+    out.update({p.label: list(p.tokens()) for p in spec.presets})
+    for n in (2, 7, 30, most):
+        out[f"{n} tokens from the prior"] = prior.sample(1, n, gen).tokens[0].tolist()
+    out[f"{most} zeros"] = [0] * most
+    return out
+
+
+def _compare_tokens(name: str, label: str, got: dict) -> None:
+    import torch
+
+    from bayeslens import webexport
+    from bayeslens.checkpoints import load_pretrained_sequence_model
+    from bayeslens.evaluate import next_token_after
+
+    spec = webexport.TOKEN_EXPLORERS[name]
+    want = next_token_after(load_pretrained_sequence_model(spec.model), spec.prior(),
+                            got["tokens"])
+    assert got["messages"] == [], f"{label}: {got['messages']}"
+
+    def gap(a: list[float] | None, b: torch.Tensor) -> float:
+        assert a is not None, f"{label}: a side is missing"
+        return float((torch.tensor(a, dtype=torch.float64) - b).abs().max())
+
+    assert gap(got["exact"], want.exact) <= TOKEN_EXACT_TOL, f"{label}: exact differs"
+    g = gap(got["network"], want.network)
+    assert g <= TOKEN_NETWORK_TOL, f"{label}: network differs by {g:.2e}"
+    assert abs(got["kl"] - want.kl) <= TOKEN_NETWORK_TOL, f"{label}: KL differs"
+    if want.posterior is None:
+        assert got["posterior"] is None
+    else:
+        assert gap(got["posterior"], want.posterior) <= TOKEN_EXACT_TOL, f"{label}: posterior"
+
+
+def _token_status(page: Page, index: int) -> str:
+    return page.evaluate(
+        "i => document.querySelectorAll('.bayeslens-live')[i]"
+        ".querySelector('.bayeslens-live-status').innerText", index)
+
+
+@pytest.mark.parametrize("page_path", _live_pages("tokens") or ["book/13_sequences.html"])
+def test_token_explorer_matches_python(browser: Browser, server: str, page_path: str) -> None:
+    if page_path not in _live_pages("tokens"):
+        _unavailable(f"{page_path} has no token explorer in the built book")
+    page, errors = _open_live(browser, server, page_path)
+    entries = page.evaluate("() => window.bayeslensLive.map(e => [e.name, e.kind])")
+    in_page = page.evaluate(
+        "() => [...document.querySelectorAll('.bayeslens-live')].map(b => b.dataset.explorer)")
+    assert [n for n, _ in entries] == in_page, "the hook lists the explorers in page order"
+    shot = page_path.replace("/", "_").removesuffix(".html")
+    for i, (name, kind) in enumerate(entries):
+        if kind != "tokens":
+            continue
+        for label, tokens in _token_prefixes(name).items():
+            got = page.evaluate("([i, t]) => window.bayeslensLive[i].setTokens(t)", [i, tokens])
+            assert got["accepted"], label
+            assert got["tokens"] == tokens
+            _compare_tokens(name, label, got)
+            _no_nan_on_screen(page, i)
+        kept = got["tokens"]
+        most = len(kept)  # the last prefix above is the longest the network reads
+        # the bad states: refused with a visible message, the prefix kept
+        for label, call, arg, words in (
+            ("one token too many", "setTokens", [1] * (most + 1), "reads at most"),
+            ("a token outside the vocabulary", "setTokens", [0, 3], "the tokens are 0 .. 2"),
+            ("a typed letter", "setText", "01x", "character 3 is 'x'"),
+            ("too long typed", "setText", "1" * (most + 1), "reads at most"),
+        ):
+            got = page.evaluate(f"([i, a]) => window.bayeslensLive[i].{call}(a)", [i, arg])
+            assert not got["accepted"], label
+            assert got["tokens"] == kept, f"{label}: the prefix must stay"
+            assert any(words in m for m in got["messages"]), f"{label}: {got['messages']}"
+            assert words in _token_status(page, i), f"{label}: no visible message"
+            _no_nan_on_screen(page, i)
+        got = page.evaluate("i => window.bayeslensLive[i].setText(' 0 1, 2;2 ')", i)
+        assert got["accepted"]
+        assert got["tokens"] == [0, 1, 2, 2]
+        assert _token_status(page, i).strip() == "", "an accepted prefix clears the message"
+        _compare_tokens(name, "typed with separators", got)
+        page.locator(".bayeslens-live").nth(i).screenshot(
+            path=str(SHOTS / f"{shot}_tokens_{name}.png"))
+    page.context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+@pytest.mark.parametrize("page_path", _live_pages("tokens") or ["book/13_sequences.html"])
+def test_token_explorer_by_mouse_and_keyboard(browser: Browser, server: str,
+                                             page_path: str) -> None:
+    if page_path not in _live_pages("tokens"):
+        _unavailable(f"{page_path} has no token explorer in the built book")
+    page, errors = _open_live(browser, server, page_path)
+    kinds = page.evaluate("() => window.bayeslensLive.map(e => e.kind)")
+    i = kinds.index("tokens")
+    name = page.evaluate(f"() => window.bayeslensLive[{i}].name")
+    box = page.locator(".bayeslens-live").nth(i)
+    box.scroll_into_view_if_needed()
+    box.get_by_role("button", name="clear").click()
+    r = _wait_result(page, i, "r.tokens.length === 0")
+    for t in (0, 2, 2, 1):
+        box.get_by_role("button", name=f"add token {t}").click()
+    r = _wait_result(page, i, "r.tokens.length === 4")
+    assert r["tokens"] == [0, 2, 2, 1]
+    _compare_tokens(name, "clicked", r)
+    text = box.get_by_role("textbox")
+    assert text.input_value() == "0221"
+    box.get_by_role("button", name="undo").click()
+    r = _wait_result(page, i, "r.tokens.length === 3")
+    assert text.input_value() == "022"
+    assert "prefix (3 of at most 63 tokens)" in box.locator(".bayeslens-live-prefix").inner_text()
+    text.click()
+    page.keyboard.press("End")
+    page.keyboard.type(" 0 1")  # typed: the prefix follows every key
+    r = _wait_result(page, i, "r.tokens.length === 5")
+    assert r["tokens"] == [0, 2, 2, 0, 1]
+    _compare_tokens(name, "typed", r)
+    page.keyboard.type("7")
+    r = _wait_result(page, i, "!r.accepted")
+    assert r["tokens"] == [0, 2, 2, 0, 1]
+    assert "character 6 is '7'" in box.locator(".bayeslens-live-status").inner_text()
+    assert "invalid" in (text.get_attribute("class") or "")
+    page.keyboard.press("Backspace")
+    r = _wait_result(page, i, "r.accepted")
+    box.get_by_role("combobox").select_option(index=1)  # the first preset
+    r = _wait_result(page, i, "r.tokens.length > 5")
+    assert text.input_value().replace(" ", "") == "".join(map(str, r["tokens"]))
+    _compare_tokens(name, "preset", r)
+    shot = page_path.replace("/", "_").removesuffix(".html")
+    box.screenshot(path=str(SHOTS / f"{shot}_tokens_mouse.png"))
+    # a phone: the explorer fits the screen, nothing scrolls sideways
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    box.scroll_into_view_if_needed()
+    wide = page.evaluate(
+        "i => { const b = document.querySelectorAll('.bayeslens-live')[i];"
+        " const r = b.getBoundingClientRect();"
+        " const over = [...b.querySelectorAll('*')].filter(e => {"
+        "   const q = e.getBoundingClientRect(); return q.width && q.right > r.right + 1; })"
+        "   .map(e => e.tagName + '.' + e.className);"
+        " return {box: r.right, vw: window.innerWidth, over: over.slice(0, 5),"
+        "  scroll: b.scrollWidth - b.clientWidth}; }", i)
+    assert wide["box"] <= wide["vw"] + 1, f"the explorer is wider than a phone: {wide}"
+    assert wide["over"] == [], f"elements overflow the explorer on a phone: {wide}"
+    assert wide["scroll"] <= 1, f"the explorer scrolls sideways on a phone: {wide}"
+    box.screenshot(path=str(SHOTS / f"{shot}_tokens_phone.png"))
+    _no_nan_on_screen(page, i)
     page.context.close()
     assert errors == [], f"console errors: {errors}"

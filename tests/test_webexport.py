@@ -183,3 +183,67 @@ def test_simd_kernel_is_built_from_its_source(tmp_path):
         "rebuild live-kernels.wasm: wat2wasm book/vendor/bayeslens/live-kernels.wat "
         "-o book/vendor/bayeslens/live-kernels.wasm"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Token explorers (sequence priors and models)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(webexport.TOKEN_EXPLORERS))
+def test_token_explorer_export_is_the_package_s(name):
+    from bayeslens.checkpoints import load_pretrained_sequence_model
+
+    spec = webexport.TOKEN_EXPLORERS[name]
+    doc = _doc(name)
+    prior, model = spec.prior(), load_pretrained_sequence_model(spec.model)
+    assert doc["explorer"]["kind"] == "tokens"
+    assert doc["explorer"]["max_prefix"] == model.config.max_length - 1
+    assert [p["tokens"] for p in doc["explorer"]["presets"]] == [
+        list(p.tokens()) for p in spec.presets]
+    assert doc["model"]["config"] == model.config.to_dict()
+    assert doc["model"]["source_sha256"] == model.metadata["weights_sha256"]
+    assert "borders" not in doc["model"]
+    blob = (EXPORT / name / "weights.bin").read_bytes()
+    state = model.state_dict()
+    assert [t["name"] for t in doc["model"]["weights"]["tensors"]] == list(state)
+    for t in doc["model"]["weights"]["tensors"]:
+        n = int(np.prod(t["shape"]))
+        got = np.frombuffer(blob, dtype="<f4", count=n, offset=t["offset"]).reshape(t["shape"])
+        assert np.array_equal(got, state[t["name"]].numpy()), t["name"]
+    p = doc["prior"]
+    assert p["vocab_size"] == prior.vocab_size == model.config.vocab_size
+    assert torch.equal(torch.tensor(p["initial"], dtype=torch.float64), prior.log_initial.exp())
+    if p["family"] == "markov_pool":
+        transitions = torch.tensor(p["transitions"], dtype=torch.float64).reshape(
+            p["n_chains"], p["vocab_size"], p["vocab_size"])
+        assert torch.equal(transitions, prior.transitions)
+        assert torch.equal(torch.tensor(p["weights"], dtype=torch.float64),
+                           prior.log_weights.exp())
+    else:
+        assert p["family"] == "dirichlet_markov"
+        assert p["alpha"] == prior.alpha
+
+
+def test_token_explorers_pair_their_prior_with_their_model():
+    from bayeslens.checkpoints import load_pretrained_sequence_model
+
+    assert not set(webexport.TOKEN_EXPLORERS) & set(webexport.EXPLORERS)  # one folder each
+    for spec in webexport.TOKEN_EXPLORERS.values():
+        model = load_pretrained_sequence_model(spec.model)
+        prior = spec.prior()
+        prior.check_settings({k: v for k, v in model.metadata["prior"]["settings"].items()
+                              if k != "class"})
+
+
+def test_token_explorer_block_says_it_is_one():
+    html = webexport.live_explorer("markov_pool")._repr_html_()
+    assert html.startswith('<div class="bayeslens-live" data-explorer="markov_pool" '
+                           'data-kind="tokens">')
+    assert "tokens you click or type" in html
+    assert 'data-kind' not in webexport.live_explorer("steps")._repr_html_()
+
+
+def test_sequence_prior_json_refuses_other_priors():
+    with pytest.raises(ValueError, match="MarkovPool or a DirichletMarkov"):
+        webexport.sequence_prior_json(paper.steps_e1())  # type: ignore[arg-type]

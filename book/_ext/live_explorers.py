@@ -18,7 +18,9 @@ SCRIPTS = (
     "bayeslens/live-math.js",
     "bayeslens/live-exact.js",
     "bayeslens/live-network.js",
+    "bayeslens/live-sequence.js",
     "bayeslens/live-draw.js",
+    "bayeslens/live-tokens.js",
     "bayeslens/live.js",
 )
 STYLESHEET = "bayeslens/live.css"

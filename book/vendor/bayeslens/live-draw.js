@@ -2,13 +2,16 @@
 //
 // The book's colours (bayeslens/plots.py): the exact PPD blue, as a filled band and a solid
 // line (its density as shading), the network orange, as an outlined band and a dashed line,
-// the context black. A chart only draws what it is given; it computes nothing.
+// the context black. A chart only draws what it is given; it computes nothing. The token
+// explorers' next-token bars: exact filled blue, the network outlined and hatched orange; the
+// tokens in the colours of bayeslens.plots.TOKEN_COLORS.
 (function (root) {
   "use strict";
 
   var SVG = "http://www.w3.org/2000/svg";
   var EXACT = "#1f77b4";
   var NETWORK = "#ff7f0e";
+  var TOKEN_COLORS = ["#6a3d9a", "#1b7837", "#8c510a"]; // bayeslens.plots.TOKEN_COLORS
 
   function el(name, attrs, parent) {
     var e = document.createElementNS(SVG, name);
@@ -253,12 +256,15 @@
   Bars.prototype.draw = function (lat, xDomain) {
     clear(this.g);
     if (!lat) return;
-    var W = this.W, H = this.H, l = 46, r = 12, t = 18, b = 22, g = this.g;
-    var pw = W - l - r, ph = H - t - b, n = lat.probs.length, top = 0, i;
+    var W = this.W, H = this.H, l = 46, r = 12, t = 18, g = this.g, n = lat.probs.length;
+    var numeric = typeof lat.values[0] === "number";
+    // named bars closer than ~9 characters: the value under the name, on a second line
+    var twoLines = !numeric && (W - l - r) / n < 64, b = twoLines ? 34 : 22;
+    var pw = W - l - r, ph = H - t - b, top = 0, i;
     for (i = 0; i < n; i++) top = Math.max(top, lat.probs[i]);
     top = top > 0 ? top : 1;
-    var numeric = typeof lat.values[0] === "number";
-    var domain = numeric && !lat.onX ? [lat.values[0], lat.values[n - 1]] : xDomain;
+    var domain = numeric && !lat.onX ? [lat.values[0], lat.values[n - 1]] :
+      xDomain || [0, 1];
     if (!(domain[1] > domain[0])) domain = [domain[0] - 0.5, domain[0] + 0.5];
     var sx = numeric
       ? function (v) { return l + ((v - domain[0]) / (domain[1] - domain[0])) * pw; }
@@ -269,8 +275,12 @@
       var x = numeric ? sx(lat.values[i]) : sx(i), hgt = (lat.probs[i] / top) * ph;
       el("rect", { x: x - bw / 2, y: t + ph - hgt, width: bw, height: hgt, fill: EXACT }, g);
       if (!numeric) {
+        var pct = (100 * lat.probs[i]).toFixed(twoLines ? 0 : 1) + "%";
         el("text", { x: x, y: t + ph + 15, "text-anchor": "middle" }, g).textContent =
-          lat.values[i] + " " + (100 * lat.probs[i]).toFixed(1) + "%";
+          twoLines ? lat.values[i] : lat.values[i] + " " + pct;
+        if (twoLines) {
+          el("text", { x: x, y: t + ph + 29, "text-anchor": "middle" }, g).textContent = pct;
+        }
       }
     }
     el("line", { x1: l, x2: l + pw, y1: t + ph, y2: t + ph, class: "axis" }, g);
@@ -279,10 +289,101 @@
         el("text", { x: sx(v), y: t + ph + 15, "text-anchor": "middle" }, g).textContent = fmt(v);
       });
     }
-    el("text", { x: l, y: 12 }, g).textContent = "exact posterior p(" + lat.label + " | D)" +
-      " (tallest bar: " + (100 * top).toFixed(1) + "%)";
+    var what = "p(" + lat.label + " | " + (lat.given || "D") + ")";
+    el("text", { x: l, y: 12 }, g).textContent = W < 520
+      ? what + ", tallest " + (100 * top).toFixed(1) + "%"
+      : "exact posterior " + what + " (tallest bar: " + (100 * top).toFixed(1) + "%)";
+  };
+
+  /** The colour of token v. */
+  function tokenColor(v) {
+    return TOKEN_COLORS[v % TOKEN_COLORS.length];
+  }
+
+  /**
+   * The next token's distribution: one pair of bars per token, exact (filled) and network
+   * (outlined, hatched), each labelled with its probability; a legend row above.
+   * @param {HTMLElement} parent @param {number} width @param {number} height
+   */
+  function NextTokenBars(parent, width, height) {
+    var wrap = document.createElement("div");
+    wrap.className = "bayeslens-live-next";
+    parent.appendChild(wrap);
+    this.W = width;
+    this.H = height;
+    this.narrow = width < 520; // a phone: the KL gets a row of its own
+    this.mg = { l: 58, r: 12, t: this.narrow ? 70 : 54, b: 30 };
+    this.svg = el("svg", { viewBox: "0 0 " + width + " " + height, role: "img" }, wrap);
+    this.svg.setAttribute("aria-label", "next-token distributions, exact and network");
+    var id = "bayeslens-live-hatch-" + (++NextTokenBars.count);
+    var pat = el("pattern", { id: id, patternUnits: "userSpaceOnUse", width: 6, height: 6,
+      patternTransform: "rotate(45)" }, el("defs", {}, this.svg));
+    el("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: NETWORK, "stroke-width": 2 }, pat);
+    this.hatch = "url(#" + id + ")";
+    this._legend();
+    this.g = el("g", {}, this.svg);
+  }
+
+  NextTokenBars.count = 0;
+
+  NextTokenBars.prototype._legend = function () {
+    var g = el("g", { class: "legend" }, this.svg), x = this.mg.l, y = 4;
+    el("rect", { x: x, y: y + 1, width: 18, height: 12, fill: EXACT }, g);
+    el("text", { x: x + 24, y: y + 11 }, g).textContent = "exact predictive";
+    x += 150;
+    el("rect", { x: x + 1, y: y + 2, width: 16, height: 10, fill: this.hatch, stroke: NETWORK,
+      "stroke-width": 2 }, g);
+    el("text", { x: x + 24, y: y + 11 }, g).textContent = "network";
+    this.klText = this.narrow ? el("text", { x: this.mg.l, y: y + 30, class: "kl" }, g)
+      : el("text", { x: this.W - this.mg.r, y: y + 11, "text-anchor": "end", class: "kl" }, g);
+    this.title = el("text", { x: this.mg.l, y: y + (this.narrow ? 48 : 30), class: "subtitle" },
+      g);
+  };
+
+  /**
+   * Draw (null clears a side): exact and network probabilities (V each), their KL (nats) and
+   * a title (e.g. "token 13, after 12").
+   */
+  NextTokenBars.prototype.draw = function (exact, network, kl, title) {
+    clear(this.g);
+    var g = this.g, mg = this.mg, pw = this.W - mg.l - mg.r, ph = this.H - mg.t - mg.b;
+    var V = (exact || network || []).length, i, v;
+    var sy = function (p) { return mg.t + (1 - p) * ph; };
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (p) {
+      el("line", { x1: mg.l, x2: mg.l + pw, y1: sy(p), y2: sy(p), class: p ? "grid" : "axis" },
+        g);
+      el("text", { x: mg.l - 7, y: sy(p) + 4, "text-anchor": "end" }, g).textContent = fmt(p);
+    });
+    el("text", { x: 14, y: mg.t + ph / 2, "text-anchor": "middle",
+      transform: "rotate(-90 14 " + (mg.t + ph / 2) + ")" }, g).textContent = "p(next token)";
+    var group = pw / Math.max(V, 1), bw = 0.3 * group;
+    var sides = [[exact, -1], [network, 1]];
+    for (v = 0; v < V; v++) {
+      var cx = mg.l + (v + 0.5) * group;
+      for (i = 0; i < 2; i++) {
+        var p = sides[i][0];
+        if (!p) continue;
+        var x = cx + (sides[i][1] > 0 ? 3 : -bw - 3), top = sy(p[v]);
+        var attrs = i === 0 ? { fill: EXACT } :
+          { fill: this.hatch, stroke: NETWORK, "stroke-width": 2 };
+        attrs.x = x; attrs.y = top; attrs.width = bw; attrs.height = sy(0) - top;
+        attrs.class = i === 0 ? "bar-exact" : "bar-network";
+        el("rect", attrs, g);
+        el("text", { x: x + bw / 2, y: top - 4, "text-anchor": "middle", class: "value",
+          style: this.narrow ? "font-size: 10.5px" : "" }, g).textContent = p[v].toFixed(3);
+      }
+      // a style, not an attribute: the stylesheet's text fill would win over an attribute
+      el("text", { x: cx, y: sy(0) + 18, "text-anchor": "middle", class: "token-label",
+        style: "fill: " + tokenColor(v) + "; font-weight: 700" }, g).textContent = "token " + v;
+    }
+    this.klText.textContent = kl === null || kl === undefined ? "" :
+      "KL(exact || network) = " + (kl < 1e-3 ? kl.toExponential(1) : kl.toFixed(4)) + " nats";
+    this.title.textContent = title || "";
   };
 
   var ns = (root.BayeslensLive = root.BayeslensLive || {});
-  ns.draw = { Chart: Chart, Bars: Bars, EXACT: EXACT, NETWORK: NETWORK };
+  ns.draw = {
+    Chart: Chart, Bars: Bars, NextTokenBars: NextTokenBars, tokenColor: tokenColor,
+    EXACT: EXACT, NETWORK: NETWORK,
+  };
 })(typeof self !== "undefined" ? self : globalThis);

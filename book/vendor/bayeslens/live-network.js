@@ -356,5 +356,10 @@
   };
 
   var ns = (root.BayeslensLive = root.BayeslensLive || {});
-  ns.network = { Network: Network, decodeWeights: decodeWeights, linearJs: linearJs };
+  // decodeWeights, linearJs, gelu and layerNorm also serve the sequence model
+  // (live-sequence.js)
+  ns.network = {
+    Network: Network, decodeWeights: decodeWeights, linearJs: linearJs, gelu: gelu,
+    layerNorm: layerNorm, LN_EPS: LN_EPS,
+  };
 })(typeof self !== "undefined" ? self : globalThis);

@@ -18,6 +18,8 @@
 //                        the exact side in a Web Worker), draw_ms, total_ms
 //   result()             the last such result
 //   chart                the chart (toClient(x, y) gives the screen position of a data point)
+//   kind                 "regression" (these) or "tokens" (a token explorer, data-kind="tokens":
+//                        live-tokens.js, with setTokens and setText instead of setContext)
 // The explorer scripts load only on pages that hold an explorer (book/_ext/live_explorers.py).
 (function () {
   "use strict";
@@ -181,6 +183,7 @@
     this.ready.catch(function () {}); // failures are shown in the box
     this.entry = {
       name: this.name,
+      kind: "regression",
       ready: this.ready,
       setContext: function (x, y) { return self.setContext(x, y); },
       result: function () { return self.last; },
@@ -516,10 +519,20 @@
 
   // ------------------------------------------------------------------------------ page
 
+  /** What a token explorer (live-tokens.js) takes from this page's wiring. */
+  var PAGE = { base: BASE, hook: hook, fetchOk: fetchOk, h: h };
+
   function init() {
     var boxes = document.querySelectorAll(".bayeslens-live");
-    var explorers = Array.prototype.map.call(boxes, function (b) { return new Explorer(b); });
-    if (!L || !L.exact || !L.network || !L.draw) {
+    var tokens = !!(L && L.sequence && L.tokens);
+    var loaded = !!(L && L.exact && L.network && L.draw), explorers = [];
+    Array.prototype.forEach.call(boxes, function (b) {
+      var isTokens = b.getAttribute("data-kind") === "tokens";
+      if (isTokens && !tokens) loaded = false;
+      // in page order: each pushes its entry to the hook
+      explorers.push(isTokens && tokens ? new L.tokens.Explorer(b, PAGE) : new Explorer(b));
+    });
+    if (!loaded) {
       explorers.forEach(function (e) { e._fail(new Error("its scripts did not load")); });
       return;
     }
