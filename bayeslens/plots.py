@@ -1522,20 +1522,21 @@ def draw_context_curve(
 # Chapter 13: sequences from Markov chains
 # --------------------------------------------------------------------------------------------
 
-PREDICTOR_STYLES: Mapping[str, tuple[str, str, str]] = MappingProxyType({
-    "network": (COLORS["network"], "--", "^"),
-    "exact": (COLORS["exact"], "-", "o"),
-    "bigram": (POSTERIOR_COLORS["ridge"], "-", "s"),
-    "unigram": ("C4", "-.", "D"),
-    "uniform": ("0.5", ":", "v"),
+PREDICTOR_STYLES: Mapping[str, tuple[str, str, str, bool]] = MappingProxyType({
+    "network": (COLORS["network"], "--", "^", False),
+    "exact": (COLORS["exact"], "-", "o", True),
+    "bigram": (POSTERIOR_COLORS["ridge"], "-", "s", False),
+    "unigram": ("C4", "-.", "D", False),
+    "uniform": ("0.5", ":", "v", False),
 })
-"""(colour, line, marker) of each next-token predictor in the sequence figures: the network
-orange and dashed, the exact predictive blue, the bigram counts (the Dirichlet prior's exact
-predictive) green as ridge is in the task-diversity chapter, unigram counts purple, the
-uniform guess grey."""
+"""(colour, line, marker, filled marker) of each next-token predictor in the sequence figures:
+the network orange and dashed, the exact predictive blue with filled circles, the bigram
+counts (the Dirichlet prior's exact predictive) green with hollow squares, as ridge is in the
+task-diversity chapter (solid like the exact predictive, told apart by the markers also in
+greyscale), unigram counts purple, the uniform guess grey."""
 
 
-def _predictor_style(name: str) -> tuple[str, str, str]:
+def _predictor_style(name: str) -> tuple[str, str, str, bool]:
     key = next((k for k in PREDICTOR_STYLES if k in name), None)
     if key is None:
         raise ValueError(f"curve name {name!r} names none of the predictors "
@@ -1587,7 +1588,7 @@ def draw_token_kl(
         0) is left out of the log axis.
     """
     for name, kl in curves.items():
-        color, ls, marker = _predictor_style(name)
+        color, ls, marker, filled = _predictor_style(name)
         v = _np(kl.per_position).astype(float)
         se = _np(kl.per_position_se).astype(float)
         t = np.arange(v.size, dtype=float)
@@ -1596,7 +1597,7 @@ def draw_token_kl(
         ax.fill_between(t[keep], np.maximum(v - se, 0.9 * v)[keep], (v + se)[keep],
                         color=color, alpha=0.2, lw=0)
         ax.plot(t[keep][::8], v[keep][::8], ls="none", marker=marker, ms=4, color=color,
-                mfc="white" if ls != "-" else color)
+                mfc=color if filled else "white")
     ax.set_yscale("log")
     _plain_log_labels(ax.yaxis)
     ax.set_xlabel("tokens seen")
@@ -1660,6 +1661,7 @@ def draw_training_phases(
     curves: Mapping[str, tuple[ArrayLike, ArrayLike]],
     *,
     ylabel: str = "KL(predictor || network) [nats]",
+    xlabel: str = "training step (0 drawn at 1)",
     title: str | None = None,
 ) -> Axes:
     """A network's distance to each predictor over training, log-log.
@@ -1675,14 +1677,14 @@ def draw_training_phases(
     """
     s = np.maximum(_np(steps).astype(float), 1)
     for name, (mean, se) in curves.items():
-        color, ls, marker = _predictor_style(name)
+        color, ls, marker, filled = _predictor_style(name)
         _log_errorbar(ax, s, _np(mean).astype(float), _np(se).astype(float), color=color,
-                      ls=ls, marker=marker, mfc="white" if ls != "-" else color, label=name)
+                      ls=ls, marker=marker, mfc=color if filled else "white", label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
     _plain_log_labels(ax.xaxis)
     _plain_log_labels(ax.yaxis)
-    ax.set_xlabel("training step (0 drawn at 1)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
@@ -1696,6 +1698,7 @@ def draw_pool_distances(
     curves: Any,
     *,
     threshold: float | None = None,
+    reference_label: str = "KL(pool posterior || bigram counts)",
     ylabel: str = "KL [nats per token]",
     title: str | None = None,
 ) -> Axes:
@@ -1709,14 +1712,16 @@ def draw_pool_distances(
         ``to_pool``, ``to_bigram``, ``reference``, each with ``_se``, shape (n_sizes,)).
     threshold : float, optional
         The crossing K* (``bayeslens.sequence_pools.threshold``).
+    reference_label : str
+        The grey line's label: the two exact predictives' KL, from the split's own process
+        (``KL(bigram counts || pool posterior)`` on fresh chains).
     """
     sizes = _np(curves.n_chains).astype(float)
     _draw_two_posteriors(
         ax, sizes, (_np(curves.to_pool), _np(curves.to_pool_se)),
         (_np(curves.to_bigram), _np(curves.to_bigram_se)),
         (_np(curves.reference), _np(curves.reference_se)),
-        ("network to pool posterior", "network to bigram counts",
-         "pool posterior to bigram counts"),
+        ("KL(pool posterior || network)", "KL(bigram counts || network)", reference_label),
         colors=(PREDICTOR_STYLES["exact"][0], PREDICTOR_STYLES["bigram"][0]), size="K",
         xlabel="pool size K (chains)", threshold=threshold, ylabel=ylabel, title=title)
     ax.set_xticks(sizes, [f"{v:,.0f}" for v in sizes])

@@ -78,7 +78,7 @@ def test_pool_distances_on_the_shipped_sweep(ax) -> None:
     k_star = sequence_pools.threshold(doc, "fresh")
     plots.draw_pool_distances(ax, c, threshold=k_star)
     by_label = {cont.get_label(): cont for cont in ax.containers}
-    assert np.allclose(by_label["network to bigram counts"].lines[0].get_ydata(), c.to_bigram)
+    assert np.allclose(by_label["KL(bigram counts || network)"].lines[0].get_ydata(), c.to_bigram)
     assert [t.get_text() for t in ax.get_xticklabels()] == [f"{k:,.0f}" for k in c.n_chains]
     if k_star is not None:
         assert any(t.get_text().startswith("K* ≈") for t in ax.texts)
