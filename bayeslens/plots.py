@@ -186,10 +186,17 @@ ArrayLike = npt.ArrayLike
 
 def _finish_xy(ax: Axes, title: str | None) -> None:
     """A panel of y over x: its axis labels, its title (if any) and its legend below."""
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    _finish(ax, "x", "y", title, grid=False)
+
+
+def _finish(ax: Axes, xlabel: str, ylabel: str, title: str | None, *, grid: bool = True) -> None:
+    """Axis labels, the title (if any), a light grid at the major ticks, the legend below."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
+    if grid:
+        ax.grid(alpha=0.3, which="major")
     legend_below(ax)
 
 
@@ -1457,12 +1464,7 @@ def _draw_two_posteriors(
                 ha="right" if right else "left", va="top", fontsize=9,
                 bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 2},
                 transform=transforms.blended_transform_factory(ax.transData, ax.transAxes))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3, which="major")
-    legend_below(ax)
+    _finish(ax, xlabel, ylabel, title)
 
 
 def draw_context_curve(
@@ -1509,12 +1511,7 @@ def draw_context_curve(
     ax.set_yscale("log")
     _plain_log_labels(ax.yaxis)
     ax.set_xticks(k[::2])
-    ax.set_xlabel("context points k")
-    ax.set_ylabel("squared error to y")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3, which="major")
-    legend_below(ax)
+    _finish(ax, "context points k", "squared error to y", title)
     return ax
 
 
@@ -1600,12 +1597,7 @@ def draw_token_kl(
                 mfc=color if filled else "white")
     ax.set_yscale("log")
     _plain_log_labels(ax.yaxis)
-    ax.set_xlabel("tokens seen")
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3, which="major")
-    legend_below(ax)
+    _finish(ax, "tokens seen", ylabel, title)
     return ax
 
 
@@ -1646,12 +1638,7 @@ def draw_chain_posterior_by_position(
         ax.plot(t, p[:, i], color=f"C{(n + 4) % 10}", lw=2.2, label=names[i])
     ax.set_ylim(0, 1)
     ax.set_xlim(0, t[-1])
-    ax.set_xlabel("tokens seen")
-    ax.set_ylabel("posterior mass")
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    legend_below(ax)
+    _finish(ax, "tokens seen", "posterior mass", title)
     return ax
 
 
@@ -1684,12 +1671,7 @@ def draw_training_phases(
     ax.set_yscale("log")
     _plain_log_labels(ax.xaxis)
     _plain_log_labels(ax.yaxis)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3, which="major")
-    legend_below(ax)
+    _finish(ax, xlabel, ylabel, title)
     return ax
 
 
