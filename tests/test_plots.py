@@ -7,9 +7,6 @@ import re
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -17,13 +14,6 @@ import torch
 
 from bayeslens import plots
 from bayeslens.plots import Band
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def test_predictive_draws_every_layer(ax):

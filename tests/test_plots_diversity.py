@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -19,13 +15,6 @@ METRIC_KEYS = [f"{m}_{p}" for m in ("mse", "kl") for p in ("to_pool", "to_ridge"
     "mse_pool_ridge", "kl_pool_ridge", "mse_to_ridge_minus_pool", "kl_to_ridge_minus_pool",
     "nll_gap_to_pool", "nll_gap_to_ridge", "nll_pool_minus_ridge",
 ]
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def _record(m: int, to_pool: float, to_ridge: float) -> dict:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from bayeslens import plots, sequence_pools
 from bayeslens.evaluate import SequenceKL
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def _kl(values: list[float]) -> SequenceKL:

@@ -5,22 +5,12 @@ from __future__ import annotations
 import math
 
 import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from bayeslens import plots
 from bayeslens.plots import Band
-
-
-@pytest.fixture
-def ax():
-    fig, ax = plt.subplots()
-    yield ax
-    plt.close(fig)
 
 
 def test_figure_legend_moves_the_fullest_legend_below(ax):
