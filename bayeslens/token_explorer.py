@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from bayeslens.evaluate import NextToken, next_token_after
+from bayeslens.evaluate import NextToken, _check_sequence_pair, next_token_after
 from bayeslens.sequence_model import SequenceModel
 from bayeslens.sequences import DirichletMarkov, MarkovPool, dirichlet_markov_v3, markov_pool_v3
 
@@ -210,14 +210,6 @@ def resolve_mode(mode: str = "auto") -> str:
     return mode
 
 
-def _check_pair(model: object, prior: object) -> None:
-    if not isinstance(model, SequenceModel):
-        raise ValueError(f"model must be a SequenceModel, got {type(model).__name__}")
-    if not isinstance(prior, MarkovPool | DirichletMarkov):
-        raise ValueError(f"prior must be a MarkovPool or a DirichletMarkov, got "
-                         f"{type(prior).__name__}")
-
-
 def _figure_png(result: NextToken, pool: bool, true_chain: int | None) -> bytes:
     from bayeslens.explore import frame_png
 
@@ -257,7 +249,7 @@ def token_explorer(
         ipywidgets is missing (with a warning that says so), the figure of the starting prefix
         (:class:`TokenFigure`).
     """
-    _check_pair(model, prior)
+    _check_sequence_pair(model, prior)
     v = prior.vocab_size
     start = parse_tokens(tokens, v) if isinstance(tokens, str) else tuple(tokens)
     first = next_token_after(model, prior, start)  # checks the prefix
