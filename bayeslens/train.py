@@ -927,10 +927,12 @@ PFN_PRESETS: dict[str, Preset[PFNConfig]] = {
     "sines_and_lines": Preset(
         prior="sines_and_lines_e3",
         # datasets of 100 points, as the authors', so contexts of up to 99 (E3 shows 80). At
-        # 100 points a step costs 379 ms at batch 32 and 788 ms at batch 64 on 2 cores
-        # (measured), so 40 CPU-minutes buy ~6,300 steps of 32 or ~3,000 of 64: batch 32.
+        # 100 points a step cost 379 ms at batch 32 and 788 ms at batch 64 on the first
+        # 2-core machine (measured), so batch 32; 6,000 steps there reached a gap of 0.019.
+        # On a 2-core Xeon with AVX-512 and AMX a step takes 117 ms on 2 threads, and
+        # 18,000 steps (35 minutes) reach 0.009 (the card).
         model=PFNConfig(max_context=99),
-        train=TrainConfig(steps=6_000, batch_size=32, lr=1e-3, warmup_steps=500,
+        train=TrainConfig(steps=18_000, batch_size=32, lr=1e-3, warmup_steps=500,
                           n_points=100, checkpoint_every=250),
     ),
     "updown": Preset(
