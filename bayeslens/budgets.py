@@ -2,10 +2,10 @@
 
 The paper's E3 ablation trains the same architecture for 100, 200, 400, ..., 12,800 steps and
 shows the predictions approaching the posterior's as the loss falls. Here every budget is a
-run of its own (its own warm-up, the same fraction of the run as the recipe's, and its own
-cosine decay; the same architecture and seed), and every run is measured against the exact
-posterior: the NLL gap on the same fresh datasets for all budgets, and the predictive mean on
-given contexts next to the exact PPD mean.
+run of its own (its own warm-up, the same fraction of the run as the base recipe's, see
+:func:`budget_base`, and its own cosine decay; the same architecture and seed), and every
+run is measured against the exact posterior: the NLL gap on the same fresh datasets for all
+budgets, and the predictive mean on given contexts next to the exact PPD mean.
 
 :func:`run_budget` trains and measures one budget; :func:`sweep` runs the budgets a results
 file does not hold yet and writes the file after each, so a sweep stopped part-way resumes
@@ -82,6 +82,19 @@ class BudgetResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+BASE_STEPS = {"sines_and_lines": 6_000}
+"""The recipe length a preset's budget runs take their warm-up fraction from, where it is not
+the preset's own: ``data/e3_budgets.json`` was made with the first E3 recipe's 500 warm-up
+steps of 6,000, and keeps them now that the shipped recipe trains for 18,000."""
+
+
+def budget_base(preset: str) -> TrainConfig:
+    """The base recipe of ``preset``'s budget runs: its training config, with the length of
+    :data:`BASE_STEPS` where one is given (only the warm-up fraction depends on it)."""
+    train_config = PFN_PRESETS[preset].train
+    return replace(train_config, steps=BASE_STEPS.get(preset, train_config.steps))
 
 
 def budget_config(base: TrainConfig, steps: int) -> TrainConfig:
@@ -234,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     preset = PFN_PRESETS[args.preset]
     budgets = [int(b) for b in args.budgets.split(",") if b]
     model_config = replace(preset.model, **json.loads(args.model))
-    base = replace(preset.train, **json.loads(args.train))
+    base = replace(budget_base(args.preset), **json.loads(args.train))
     sweep(preset.prior, model_config, base, budgets, args.out,
           eval_datasets=args.eval_datasets)
     return 0

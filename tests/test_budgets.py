@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ TINY_TRAIN = '{"border_datasets": 200, "n_points": 12}'
 
 
 def test_each_budget_warms_up_for_the_recipes_fraction_of_its_run() -> None:
-    base = PRESETS["sines_and_lines"].train  # 500 of 6,000 steps
+    base = budgets.budget_base("sines_and_lines")  # 500 of 6,000 steps
+    assert (base.steps, base.warmup_steps) == (6_000, 500)
     assert budgets.budget_config(base, 12_000).warmup_steps == 1000
     assert budgets.budget_config(base, 100).warmup_steps == 8
     assert budgets.budget_config(base, 3).warmup_steps == 1
@@ -54,6 +56,8 @@ def test_the_shipped_results_match_the_recipe() -> None:
     preset = PRESETS["sines_and_lines"]
     assert doc["prior"] == preset.prior
     assert doc["model_config"] == preset.model.to_dict()
+    # the command resumes from this file: the recipe it records is the budgets' base
+    assert doc["base_train_config"] == asdict(budgets.budget_base("sines_and_lines"))
     assert doc["eval_datasets"] == 10_000
     steps = [r["steps"] for r in doc["runs"]]
     assert steps == sorted(steps)
