@@ -123,7 +123,7 @@ def test_shipped_sines_and_lines_gap_agrees_with_its_card() -> None:
     fresh = nll_gap(model, paper.sines_and_lines_e3(), 1000, n_points=100, seed=2024)
     combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
     assert abs(fresh.gap - recorded["gap"]) <= 3 * combined_se, (fresh, recorded)
-    assert 0 < recorded["gap"] < 0.025  # the card says: target 0.01 missed, 0.0192
+    assert 0 < recorded["gap"] <= 0.01  # the card says: target 0.01 met, 0.0090
 
 
 @pytest.mark.slow
@@ -176,4 +176,4 @@ def test_shipped_sines_gap_agrees_with_its_card() -> None:
     fresh = nll_gap(model, paper.sines_e2(), 1000, n_points=25, seed=2024)
     combined_se = math.sqrt(fresh.se**2 + recorded["se"] ** 2)
     assert abs(fresh.gap - recorded["gap"]) <= 3 * combined_se, (fresh, recorded)
-    assert 0 < recorded["gap"] < 0.025  # the card says: target 0.005 missed, 0.0187
+    assert 0 < recorded["gap"] <= 0.005  # the card says: target 0.005 met, 0.0028
