@@ -16,6 +16,7 @@ import torch
 
 from bayeslens import checkpoints, evaluate, paper
 from bayeslens.checkpoints import CheckpointError, check_prior, load, load_pretrained, save
+from bayeslens.gaps import shipped_models
 from bayeslens.linear import LinearGaussian, LinearPool
 from bayeslens.linear_posterior import gaussian_posterior, pool_posterior, predictive
 from bayeslens.model import PFN, PFNConfig, dense_mask_reference
@@ -91,7 +92,8 @@ SHIPPED_BY_CPU: dict[str, dict[str, tuple[str, list[float]]]] = {
                     -0.5081567764282227]),
     },
 }
-SHIPPED_NAMES = ("coin", "coin_counting", "sines", "sines_and_lines", "steps", "updown")
+SHIPPED_NAMES = sorted(set().union(*SHIPPED_BY_CPU.values()))
+"""Every model with a record on some kernel set."""
 
 # Recorded as above: the losses of _train_1d's runs, step by step (the same bits on both
 # kernel sets but the first steps run's first loss).
@@ -150,12 +152,10 @@ def test_shipped_models_predict_bit_identically(name: str) -> None:
 
 
 def test_every_shipped_pfn_has_a_record() -> None:
-    cards = {p.name: json.loads((p / "model.json").read_text())
-             for p in checkpoints.PRETRAINED_ROOT.iterdir() if (p / "model.json").exists()}
-    names = {n for n, card in cards.items()
-             if "vocab_size" not in card["model_config"]}  # PFNs, not sequence models
-    assert names == set(SHIPPED_NAMES)
-    assert set(SHIPPED_NAMES) == set().union(*SHIPPED_BY_CPU.values())
+    cards = {name: checkpoints.read_card(checkpoints.pretrained_dir(name))
+             for name in shipped_models()}
+    pfns = [name for name, card in cards.items() if not checkpoints.is_sequence_card(card)]
+    assert pfns == SHIPPED_NAMES
 
 
 @bit_identical
